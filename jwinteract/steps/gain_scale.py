@@ -17,9 +17,8 @@ def gain_scale(model, refs, *, progress):
         factor = None if gain is None else gain.meta.exposure.gain_factor
         if factor is None:
             return Skipped(model, "GAINFACT not found in gain reference file")
-    arrays = _gain_scale(
-        model.data, model.err, model.var_poisson, model.var_rnoise, gain_factor=factor
-    )
+    arrays = _gain_scale(model.data, gain_factor=factor, err=model.err,
+                         var_poisson=model.var_poisson, var_rnoise=model.var_rnoise)  # fmt: skip
     out = derive(model, **dict(zip(("data", "err", "var_poisson", "var_rnoise"), arrays, strict=True)))
     out.meta.exposure.gain_factor = factor
     return out

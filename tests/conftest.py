@@ -1,0 +1,59 @@
+"""Shared fixtures. Tests never touch the user's caches or CRDS configuration."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports crds or jwst: an isolated, offline world.
+_ROOT = Path(tempfile.mkdtemp(prefix="jwinteract-tests-"))
+os.environ["JWINTERACT_CACHE_DIR"] = str(_ROOT / "cache")
+os.environ["JWINTERACT_CRDS_PATH"] = str(_ROOT / "crds")
+for _var in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_CONTEXT"):
+    os.environ.pop(_var, None)
+os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"  # stpipe accepts true/t/yes, not "1"
+
+
+@pytest.fixture(scope="session")
+def crds_context():
+    """The offline CRDS context all simulated test data registers into."""
+    from jwinteract.references.offline import OfflineContext
+
+    return OfflineContext(_ROOT / "crds")
+
+
+@pytest.fixture(scope="session")
+def small_exposure(crds_context, tmp_path_factory):
+    """A NIRCam SUB160 exposure, 6 groups x 2 integrations, and its uncal path."""
+    from jwinteract.simulate import simulate_exposure
+
+    exp = simulate_exposure(instrument="NIRCAM", detector="NRCA1", subarray="SUB160",
+                            readpatt="RAPID", ngroups=6, nints=2, seed=3,
+                            context=crds_context)  # fmt: skip
+    paths = exp.write(tmp_path_factory.mktemp("small"))
+    return exp, paths["uncal"]
+
+
+@pytest.fixture
+def session_factory(small_exposure, crds_context, tmp_path):
+    """Make Sessions on the small exposure sharing one fresh cache folder per test."""
+    from jwinteract import Session
+
+    made = []
+
+    def make(**kw):
+        kw.setdefault("cache_dir", tmp_path / "cache")
+        kw.setdefault("crds", crds_context)
+        s = Session(small_exposure[1], **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def kinds(events, kind):
+    """Step names of the events of one kind."""
+    return [e.step for e in events if e.kind.value == kind]
