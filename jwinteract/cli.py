@@ -76,7 +76,8 @@ class _Table:
         if action:
             self.rows[key] = [ev.stage, ev.step, action, ev.seconds, ev.message]
 
-    def print(self, out=sys.stdout) -> None:
+    def print(self, out=None) -> None:
+        out = out or sys.stdout
         print(f"{'stage':<10} {'step':<20} {'action':<16} {'seconds':>8}  note", file=out)
         for stage, step, action, seconds, note in self.rows.values():
             sec = f"{seconds:8.2f}" if seconds is not None else f"{'-':>8}"

@@ -32,7 +32,9 @@ __all__ = [
     "model_nbytes",
     "model_fingerprint",
     "array_fingerprint",
+    "copy_history",
     "dq_names",
+    "history",
     "save_atomic",
 ]
 
@@ -234,6 +236,31 @@ def model_fingerprint(model) -> str:
             h.update(name.encode())
             array_fingerprint(value, h)
     return h.hexdigest()
+
+
+def history(model) -> list[str]:
+    """The descriptions of a model's history entries, oldest first.
+
+    jwinteract records each step it runs, with its parameters, here.
+    """
+    with warnings.catch_warnings():
+        # stdatamodels warns on any use of the `history` attribute.
+        warnings.simplefilter("ignore")
+        entries = list(model.history or [])
+    return [e["description"] if isinstance(e, Mapping) else str(e) for e in entries]
+
+
+def copy_history(source, target) -> None:
+    """Give ``target`` the history entries of ``source`` (for a new model class
+    made from an old one, e.g. a rate from a ramp, so the step record carries on).
+    """
+    import copy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        entries = source._instance.get("history")
+        if entries:
+            target._instance["history"] = copy.deepcopy(entries)
 
 
 def dq_names(value: int, flags: Mapping[str, int] = PIXEL) -> list[str]:

@@ -123,6 +123,14 @@ class Session:
         meta = self._input.meta
         self.instrument = (meta.instrument.name or "").upper() or None
         self.exp_type = (meta.exposure.type or "").upper() or None
+        if not self.exp_type and self.input_path is not None and self.input_path.suffix.lower() == ".fits":
+            # stdatamodels drops a value its schema does not allow: look at the raw card
+            # so the error names it.
+            from astropy.io import fits
+
+            raw = fits.getheader(self.input_path).get("EXP_TYPE")
+            if raw:
+                stage_pipelines(str(raw), self.instrument)
         if not self.exp_type:
             raise InputError(
                 f"{self._describe_input()}: EXP_TYPE is missing from the primary header; "
@@ -603,10 +611,7 @@ class Session:
 
         meta.ref_file.crds.version = crds.__version__
         text = ", ".join(f"{k}={v!r}" for k, v in p.params.items())
-        model.history.append(
-            {"description": f"jwinteract {__version__} {p.name} v{_code_version(p.spec)}: {text}",
-             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())}  # fmt: skip
-        )
+        model.add_history_entry(f"jwinteract {__version__} {p.name} v{_code_version(p.spec)}: {text}")
 
     # ------------------------------------------------------------ results
     def result(self, step: str, product: str | None = None, *, stage: str | None = None):

@@ -52,8 +52,3 @@ def session_factory(small_exposure, crds_context, tmp_path):
     yield make
     for s in made:
         s.close()
-
-
-def kinds(events, kind):
-    """Step names of the events of one kind."""
-    return [e.step for e in events if e.kind.value == kind]

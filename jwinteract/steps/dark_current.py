@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..algorithms.dark_current import average_dark_current, subtract_dark
+from ..algorithms.dark_current import average_dark_current as _average_dark_current
+from ..algorithms.dark_current import subtract_dark
 from ..models import derive
 from ..params import Param
 from ._common import ref_array, require_ramp
@@ -22,7 +23,7 @@ def dark_current(model, refs, *, progress, dark_output, average_dark_current: fl
     dark_model = refs["dark"]
     exp = model.meta.exposure
     current = model.average_dark_current if model.hasattr("average_dark_current") else None
-    avg = average_dark_current(
+    avg = _average_dark_current(
         model.pixeldq.shape, user_value=average_dark_current,
         dark_average=dark_model.average_dark_current if dark_model.hasattr("average_dark_current") else None,
         dark_scalar=dark_model.meta.exposure.average_dark_current, current=current,

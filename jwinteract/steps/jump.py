@@ -70,16 +70,17 @@ def jump(model, refs, *, progress, **params):
     gain = ref_array(refs, "gain", model)
     readnoise = ref_array(refs, "readnoise", model)
     group_time = exposure_number(model, "group_time")
-    groupdq, pixeldq, n_crs = detect_jumps(
+    result = detect_jumps(
         model.data, model.groupdq, model.pixeldq,
         gain=gain, readnoise=readnoise, nframes=exposure_number(model, "nframes"),
-        group_time=group_time, dqflags=PIXEL, progress=progress,
+        group_time=group_time, dqflags=PIXEL, progress=progress, return_primary_crs=True,
         **{k: params[k] for k in (
             "rejection_threshold", "three_group_rejection_threshold", "four_group_rejection_threshold",
             "flag_4_neighbors", "max_jump_to_flag_neighbors", "min_jump_to_flag_neighbors",
             "after_jump_flag_dn1", "after_jump_flag_time1", "after_jump_flag_dn2", "after_jump_flag_time2",
             "min_diffs_single_pass", "minimum_groups", "minimum_sigclip_groups", "only_use_ints")},
     )  # fmt: skip
+    groupdq, pixeldq, n_crs = result
     out = derive(model, groupdq=groupdq, pixeldq=pixeldq)
     # As jwst: primary cosmic rays per second per kilo-pixel, over usable groups.
     dnu = PIXEL["DO_NOT_USE"]

@@ -6,7 +6,7 @@ from stdatamodels.jwst import datamodels
 
 from ..algorithms.ramp_fit import fit_ramps
 from ..errors import ParameterError
-from ..models import PIXEL
+from ..models import PIXEL, copy_history
 from ..params import Param
 from ._common import exposure_number, ref_array, require_ramp
 from .base import step
@@ -26,6 +26,7 @@ PARAMS = (
 def _image(cls, ramp, out, shape_model=None):
     model = cls()
     model.update(ramp)
+    copy_history(ramp, model)
     model.data = out.slope
     model.dq = out.dq
     model.var_poisson = out.var_poisson
