@@ -62,6 +62,7 @@ class Event:
     fraction: float | None = None
     message: str = ""
     steps: tuple[str, ...] = ()
+    exposure: str | None = None
     time: float = field(default_factory=time.time)
 
 

@@ -39,7 +39,7 @@ from .models import as_ramp, derive, freeze, model_fingerprint, open_model, save
 from .products import Products
 from .recipes import STAGE_ALIASES, PipelineDef, stage_pipelines
 from .references import References
-from .steps import StepSpec, Skipped, get_step
+from .steps import Skipped, StepSpec, get_step
 
 __all__ = ["Session", "StepFailedError"]
 
@@ -77,7 +77,8 @@ class _Done:
 
 
 class Session:
-    """An interactive, cached calibration of one exposure.
+    """An interactive, cached calibration of one exposure (or, given an
+    association file, of each of its exposures: see :class:`AssociationSession`).
 
     Parameters
     ----------
@@ -104,6 +105,16 @@ class Session:
         or raise :class:`~jwinteract.errors.StepNotImplementedError`.
     """
 
+    def __new__(cls, input: Any = None, *args, **kwargs):
+        if cls is Session and isinstance(input, str | os.PathLike):
+            from .association import is_association
+
+            if is_association(input):
+                from .asn_session import AssociationSession
+
+                return AssociationSession(input, *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(
         self,
         input: Any,
@@ -114,6 +125,7 @@ class Session:
         cache_dir: str | os.PathLike | None = "default",
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         on_not_implemented: str = "warn",
+        _shared: dict | None = None,
     ):
         if on_not_implemented not in ("warn", "error"):
             raise ParameterError("on_not_implemented must be 'warn' or 'error'")
@@ -141,11 +153,16 @@ class Session:
             if pdef is not None:
                 self.pipelines[pdef.name.removeprefix("calwebb_")] = pdef
         self.first_stage = self._first_stage()
-        self.cache = Cache(
-            default_cache_dir() if cache_dir == "default" else cache_dir, memory_budget
-        )
-        self.references = References(references, crds)
-        self.events = EventLog()
+        if _shared:  # a member of an AssociationSession: one cache, resolver and event log
+            self.cache, self.references, self.events = (
+                _shared["cache"], _shared["references"], _shared["events"],
+            )  # fmt: skip
+        else:
+            self.cache = Cache(
+                default_cache_dir() if cache_dir == "default" else cache_dir, memory_budget
+            )
+            self.references = References(references, crds)
+            self.events = EventLog()
         self._steps: dict[str, StepSpec] = {}  # session-level user steps / replacements
         self._orders: dict[str, list[str]] = {}  # stage -> step order, when edited
         self._params: dict[str, dict] = {}
@@ -161,6 +178,9 @@ class Session:
             self.apply(steps)
 
     # ------------------------------------------------------------ description
+    def _emit(self, kind: EventKind, **fields: Any) -> None:
+        self.events.emit(Event(kind, exposure=self.rootname, **fields))
+
     def _describe_input(self) -> str:
         return str(self.input_path) if self.input_path else f"<{type(self._input).__name__}>"
 
@@ -288,9 +308,7 @@ class Session:
                 affected += [(stage, s) for s in order]
             elif step in order:
                 affected += [(stage, s) for s in order[order.index(step) :]]
-        self.events.emit(
-            Event(EventKind.PARAMS_CHANGED, step=step, steps=tuple(f"{a}.{b}" for a, b in affected))
-        )
+        self._emit(EventKind.PARAMS_CHANGED, step=step, steps=tuple(f"{a}.{b}" for a, b in affected))
 
     # ------------------------------------------------------------ custom steps
     def replace_step(self, name: str, spec: StepSpec) -> None:
@@ -454,7 +472,7 @@ class Session:
                 raise UnknownStepError(f"{label}={value!r} is not a step of {stage}: {', '.join(names)}")
         last = names.index(stop) if stop else len(plan) - 1
         first = names.index(start) if start else 0
-        self.events.emit(Event(EventKind.STAGE_STARTED, stage=stage))
+        self._emit(EventKind.STAGE_STARTED, stage=stage)
         t0 = time.perf_counter()
         current: Products | None = None  # output of the previous step, when in hand
         if first > 0:
@@ -474,25 +492,25 @@ class Session:
             hit = self.cache.where(p.key)
             if hit:
                 self._done[(stage, p.name)] = _Done(p.key, None, f"cache ({hit})")
-                self.events.emit(Event(EventKind.CACHE_HIT, stage=stage, step=p.name, key=p.key, message=hit))
+                self._emit(EventKind.CACHE_HIT, stage=stage, step=p.name, key=p.key, message=hit)
                 current = None
                 continue
             inputs = current if current is not None else self._materialize(plan, i - 1)
             current = self._execute(p, inputs)
         out = current if current is not None else self._materialize(plan, last)
-        self.events.emit(Event(EventKind.STAGE_FINISHED, stage=stage, seconds=time.perf_counter() - t0))
+        self._emit(EventKind.STAGE_FINISHED, stage=stage, seconds=time.perf_counter() - t0)
         return out
 
     def _passthrough(self, p: _Planned) -> None:
         ident = (p.stage, p.name)
         if p.skip_reason is not None:
             self._done[ident] = _Done(p.key, None, "skipped")
-            self.events.emit(Event(EventKind.STEP_SKIPPED, stage=p.stage, step=p.name, key=p.key,
-                                   message=p.skip_reason))  # fmt: skip
+            self._emit(EventKind.STEP_SKIPPED, stage=p.stage, step=p.name, key=p.key,
+                                   message=p.skip_reason)  # fmt: skip
             return
         msg = (f"step {p.name!r} of {p.stage} is not implemented in jwinteract yet: "
                "the data pass through it uncorrected")  # fmt: skip
-        self.events.emit(Event(EventKind.NOT_IMPLEMENTED, stage=p.stage, step=p.name, key=p.key, message=msg))
+        self._emit(EventKind.NOT_IMPLEMENTED, stage=p.stage, step=p.name, key=p.key, message=msg)
         if self.on_not_implemented == "error":
             raise StepNotImplementedError(msg + "; skip it or use on_not_implemented='warn'")
         log.warning(msg)
@@ -538,15 +556,15 @@ class Session:
     def _execute(self, p: _Planned, inputs: Products) -> Products:
         ident = (p.stage, p.name)
         self._running = ident
-        self.events.emit(Event(EventKind.STEP_STARTED, stage=p.stage, step=p.name, key=p.key))
+        self._emit(EventKind.STEP_STARTED, stage=p.stage, step=p.name, key=p.key)
         refs = {r: self.references.open(info) for r, info in p.refs.items()}
         last_progress = [-1.0]
 
         def progress(fraction: float, message: str = "") -> None:
             if fraction - last_progress[0] >= 0.02 or fraction >= 1.0:
                 last_progress[0] = fraction
-                self.events.emit(Event(EventKind.PROGRESS, stage=p.stage, step=p.name,
-                                       fraction=float(fraction), message=message))  # fmt: skip
+                self._emit(EventKind.PROGRESS, stage=p.stage, step=p.name,
+                                       fraction=float(fraction), message=message)  # fmt: skip
 
         t0 = time.perf_counter()
         try:
@@ -579,7 +597,7 @@ class Session:
             self._running = None
             msg = f"{type(exc).__name__}: {exc}"
             self._failed[ident] = (p.key, msg)
-            self.events.emit(Event(EventKind.STEP_FAILED, stage=p.stage, step=p.name, key=p.key, message=msg))
+            self._emit(EventKind.STEP_FAILED, stage=p.stage, step=p.name, key=p.key, message=msg)
             if isinstance(exc, JwinteractError):
                 raise
             raise StepFailedError(f"step {p.name!r} ({p.stage}) failed: {msg}") from exc
@@ -592,7 +610,7 @@ class Session:
         self._running = None
         self._failed.pop(ident, None)
         self._done[ident] = _Done(p.key, seconds, "ran")
-        self.events.emit(Event(EventKind.STEP_FINISHED, stage=p.stage, step=p.name, key=p.key, seconds=seconds))
+        self._emit(EventKind.STEP_FINISHED, stage=p.stage, step=p.name, key=p.key, seconds=seconds)
         return products
 
     def _record_provenance(self, model, p: _Planned, status: str) -> None:
@@ -677,7 +695,7 @@ class Session:
             if getattr(final.meta.cal_step, cal, None) is None:
                 setattr(final.meta.cal_step, cal, "SKIPPED")
         save_atomic(final, path)
-        self.events.emit(Event(EventKind.PRODUCT_WRITTEN, message=str(path)))
+        self._emit(EventKind.PRODUCT_WRITTEN, message=str(path))
         return path
 
     @property

@@ -69,30 +69,28 @@ def file_checksum(path: str | os.PathLike) -> str:
 
 
 def crds_mode_from_env() -> str:
-    """``"user"`` when the environment configures CRDS, else ``"offline"``."""
-    if os.environ.get("CRDS_PATH") or os.environ.get("CRDS_SERVER_URL"):
+    """``"user"`` when the environment configures CRDS, else ``"offline"``.
+
+    A real ``CRDS_PATH`` or ``CRDS_SERVER_URL`` means the user has CRDS; the
+    serverless URL jwinteract's own offline context sets does not.
+    """
+    from .offline import SERVERLESS_URL
+
+    server = os.environ.get("CRDS_SERVER_URL")
+    if os.environ.get("CRDS_PATH") or (server and server != SERVERLESS_URL):
         return "user"
     return "offline"
 
 
-# crds reads its configuration from os.environ; switching it for the offline
-# context must not race with another thread doing the same.
+# crds keeps its configuration in process-wide state; switching it to the
+# offline context must not race with another thread doing the same.
 _ENV_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
-def _environment(env: dict[str, str]):
-    with _ENV_LOCK:
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+def _activated(offline):
+    with _ENV_LOCK, offline.activate():
+        yield
 
 
 class References:
@@ -134,7 +132,7 @@ class References:
         """Context manager setting the CRDS environment lookups use."""
         if self._offline is None:
             return contextlib.nullcontext()
-        return _environment(self._offline.env())
+        return _activated(self._offline)
 
     @property
     def context(self) -> str | None:
