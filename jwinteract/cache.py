@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MEMORY_BUDGET = 768 * 2**20
 
 _ENTRY = "entry.json"
+_MAX_PENDING_WRITES = 2
 
 
 def default_cache_dir() -> Path:
@@ -235,7 +236,9 @@ class Cache:
         with self._lock:
             self._pending[key] = products
             if self._writer is None or not self._writer.is_alive():
-                self._queue = queue.Queue()
+                # Bounded: when the disk is slower than the steps, the next
+                # put() waits instead of piling up full-frame ramps in memory.
+                self._queue = queue.Queue(maxsize=_MAX_PENDING_WRITES)
                 self._writer = threading.Thread(target=self._write_loop, name="jwinteract-cache-writer", daemon=True)
                 self._writer.start()
         self._queue.put((key, products, dict(record or {})))

@@ -146,6 +146,7 @@ def cmd_demo(args) -> int:
                             readpatt="RAPID", ngroups=args.ngroups, nints=args.nints,
                             seed=args.seed, context=OfflineContext(args.crds_dir))  # fmt: skip
     uncal = exp.write(out)["uncal"]
+    del exp  # the simulation's arrays and reference models are not needed any more
     print(f"  wrote {uncal} in {time.perf_counter() - t0:.1f} s")
     session = _session(uncal, args)
     try:
