@@ -48,7 +48,9 @@ class AssociationSession:
         paths = self.association.member_paths("science")
         if not paths:
             raise InputError(f"{self.association.path}: the association has no science members")
-        self.cache = Cache(default_cache_dir() if cache_dir == "default" else cache_dir, memory_budget)
+        self.cache = Cache(
+            default_cache_dir() if cache_dir == "default" else cache_dir, memory_budget
+        )
         self.references = References(references, crds)
         self.events = EventLog()
         shared = {"cache": self.cache, "references": self.references, "events": self.events}

@@ -103,7 +103,9 @@ class Cache:
         Bytes of array data the memory tier may hold.
     """
 
-    def __init__(self, directory: str | os.PathLike | None, memory_budget: int = DEFAULT_MEMORY_BUDGET):
+    def __init__(
+        self, directory: str | os.PathLike | None, memory_budget: int = DEFAULT_MEMORY_BUDGET
+    ):
         self.directory = Path(directory).expanduser() if directory is not None else None
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -220,7 +222,9 @@ class Cache:
             return None
         return json.loads((d / _ENTRY).read_text())
 
-    def put(self, key: str, products: Products, record: dict | None = None, *, persist: bool = True) -> None:
+    def put(
+        self, key: str, products: Products, record: dict | None = None, *, persist: bool = True
+    ) -> None:
         """Store ``products`` under ``key`` (frozen first).
 
         With a disk tier and ``persist`` the products are written in the
@@ -239,7 +243,9 @@ class Cache:
                 # Bounded: when the disk is slower than the steps, the next
                 # put() waits instead of piling up full-frame ramps in memory.
                 self._queue = queue.Queue(maxsize=_MAX_PENDING_WRITES)
-                self._writer = threading.Thread(target=self._write_loop, name="jwinteract-cache-writer", daemon=True)
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="jwinteract-cache-writer", daemon=True
+                )
                 self._writer.start()
         self._queue.put((key, products, dict(record or {})))
 

@@ -84,7 +84,10 @@ class _Table:
             note = note if action in ("skipped", "FAILED") else ""
             print(f"{stage:<10} {step:<20} {action:<16} {sec}  {note}", file=out)
         ran = sum(r[2] == "ran" for r in self.rows.values())
-        print(f"{ran} step(s) ran, {sum(r[2] == 'cached' for r in self.rows.values())} from cache", file=out)
+        print(
+            f"{ran} step(s) ran, {sum(r[2] == 'cached' for r in self.rows.values())} from cache",
+            file=out,
+        )
 
 
 def _session(path, args, steps=None):
@@ -140,7 +143,9 @@ def cmd_demo(args) -> int:
     from .simulate import simulate_exposure
 
     out = Path(args.output_dir)
-    print(f"simulating a NIRCam {args.subarray} exposure ({args.ngroups} groups, {args.nints} int)...")
+    print(
+        f"simulating a NIRCam {args.subarray} exposure ({args.ngroups} groups, {args.nints} int)..."
+    )
     t0 = time.perf_counter()
     exp = simulate_exposure(instrument="NIRCAM", detector="NRCA1", subarray=args.subarray,
                             readpatt="RAPID", ngroups=args.ngroups, nints=args.nints,

@@ -12,12 +12,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["Event", "EventKind", "StepState", "EventLog", "StepStatus"]
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     STAGE_STARTED = "stage_started"
     STAGE_FINISHED = "stage_finished"
     STEP_STARTED = "step_started"
@@ -31,7 +31,7 @@ class EventKind(str, Enum):
     PRODUCT_WRITTEN = "product_written"
 
 
-class StepState(str, Enum):
+class StepState(StrEnum):
     """What the status table shows for a step.
 
     fresh: never run and not in the cache. stale: ran, but a parameter, skip

@@ -79,7 +79,9 @@ class Param:
             if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", "yes", "no"}:
                 value = value.lower() in {"true", "1", "yes"}
             if not isinstance(value, bool | int) or isinstance(value, float):
-                raise ParameterError(f"parameter {self.name!r} must be true or false, got {value!r}")
+                raise ParameterError(
+                    f"parameter {self.name!r} must be true or false, got {value!r}"
+                )
             value = bool(value)
         elif self.kind in ("float", "int"):
             if isinstance(value, bool):

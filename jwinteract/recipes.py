@@ -136,8 +136,12 @@ EXP_TYPE_ROUTING: dict[str, tuple[str | None, str | None, str | None]] = {
     **_route("FGS_FOCUS", _D, _I2, None),
     **_route("FGS_DARK", _DK, None, None),
     **_route("FGS_SKYFLAT FGS_INTFLAT", _D, None, None),
-    **_route("FGS_ID-IMAGE FGS_ID-STACK FGS_ACQ1 FGS_ACQ2 FGS_TRACK FGS_FINEGUIDE",
-             "calwebb_guider", None, None),  # fmt: skip
+    **_route(
+        "FGS_ID-IMAGE FGS_ID-STACK FGS_ACQ1 FGS_ACQ2 FGS_TRACK FGS_FINEGUIDE",
+        "calwebb_guider",
+        None,
+        None,
+    ),  # fmt: skip
     **_route("MIR_IMAGE", _D, _I2, "calwebb_image3"),
     **_route("MIR_MRS MIR_LRS-FIXEDSLIT", _D, _S2, "calwebb_spec3"),
     **_route("MIR_LRS-SLITLESS", _T1, _S2, "calwebb_tso3"),
@@ -162,8 +166,12 @@ EXP_TYPE_ROUTING: dict[str, tuple[str | None, str | None, str | None]] = {
     **_route("NIS_LAMP", _D, None, None),
     **_route("NRS_FIXEDSLIT NRS_IFU NRS_MSASPEC", _D, _S2, "calwebb_spec3"),
     **_route("NRS_BRIGHTOBJ", _T1, _S2, "calwebb_tso3"),
-    **_route("NRS_IMAGE NRS_TACQ NRS_TACONFIRM NRS_BOTA NRS_TASLIT NRS_CONFIRM NRS_FOCUS NRS_MIMF",
-             _D, _I2, None),  # fmt: skip
+    **_route(
+        "NRS_IMAGE NRS_TACQ NRS_TACONFIRM NRS_BOTA NRS_TASLIT NRS_CONFIRM NRS_FOCUS NRS_MIMF",
+        _D,
+        _I2,
+        None,
+    ),  # fmt: skip
     **_route("NRS_DARK", _DK, None, None),
     **_route("NRS_AUTOWAVE NRS_AUTOFLAT NRS_LAMP", _D, None, None),
 }

@@ -135,7 +135,11 @@ class Session:
         meta = self._input.meta
         self.instrument = (meta.instrument.name or "").upper() or None
         self.exp_type = (meta.exposure.type or "").upper() or None
-        if not self.exp_type and self.input_path is not None and self.input_path.suffix.lower() == ".fits":
+        if (
+            not self.exp_type
+            and self.input_path is not None
+            and self.input_path.suffix.lower() == ".fits"
+        ):
             # stdatamodels drops a value its schema does not allow: look at the raw card
             # so the error names it.
             from astropy.io import fits
@@ -191,11 +195,20 @@ class Session:
         m = self._input
         stages = list(self.pipelines)
         if not stages:
-            raise InputError(f"{self._describe_input()}: no pipeline applies to EXP_TYPE {self.exp_type}")
-        if isinstance(m, dm.RampModel | dm.Level1bModel) or getattr(m, "data", None) is not None and m.data.ndim == 4:
+            raise InputError(
+                f"{self._describe_input()}: no pipeline applies to EXP_TYPE {self.exp_type}"
+            )
+        if (
+            isinstance(m, dm.RampModel | dm.Level1bModel)
+            or getattr(m, "data", None) is not None
+            and m.data.ndim == 4
+        ):
             return stages[0]
         done = m.meta.cal_step
-        if getattr(done, "photom", None) == "COMPLETE" or getattr(done, "flat_field", None) == "COMPLETE":
+        if (
+            getattr(done, "photom", None) == "COMPLETE"
+            or getattr(done, "flat_field", None) == "COMPLETE"
+        ):
             later = [s for s in stages if self.pipelines[s].stage == 3]
         else:
             later = [s for s in stages if self.pipelines[s].stage == 2]
@@ -308,7 +321,9 @@ class Session:
                 affected += [(stage, s) for s in order]
             elif step in order:
                 affected += [(stage, s) for s in order[order.index(step) :]]
-        self._emit(EventKind.PARAMS_CHANGED, step=step, steps=tuple(f"{a}.{b}" for a, b in affected))
+        self._emit(
+            EventKind.PARAMS_CHANGED, step=step, steps=tuple(f"{a}.{b}" for a, b in affected)
+        )
 
     # ------------------------------------------------------------ custom steps
     def replace_step(self, name: str, spec: StepSpec) -> None:
@@ -469,7 +484,9 @@ class Session:
         names = [p.name for p in plan]
         for label, value in (("start", start), ("stop", stop)):
             if value is not None and value not in names:
-                raise UnknownStepError(f"{label}={value!r} is not a step of {stage}: {', '.join(names)}")
+                raise UnknownStepError(
+                    f"{label}={value!r} is not a step of {stage}: {', '.join(names)}"
+                )
         last = names.index(stop) if stop else len(plan) - 1
         first = names.index(start) if start else 0
         self._emit(EventKind.STAGE_STARTED, stage=stage)
@@ -587,7 +604,9 @@ class Session:
                     produced[pname] = out
             # Products the step did not touch travel on unchanged.
             for pname, model in inputs.items():
-                if pname not in produced and not (targets and pname == targets[0][0] and not p.spec.per_product):
+                if pname not in produced and not (
+                    targets and pname == targets[0][0] and not p.spec.per_product
+                ):
                     produced[pname] = model
             for pname, model in list(produced.items()):
                 if any(model is m for m in inputs.values()):
@@ -629,7 +648,9 @@ class Session:
 
         meta.ref_file.crds.version = crds.__version__
         text = ", ".join(f"{k}={v!r}" for k, v in p.params.items())
-        model.add_history_entry(f"jwinteract {__version__} {p.name} v{_code_version(p.spec)}: {text}")
+        model.add_history_entry(
+            f"jwinteract {__version__} {p.name} v{_code_version(p.spec)}: {text}"
+        )
 
     # ------------------------------------------------------------ results
     def result(self, step: str, product: str | None = None, *, stage: str | None = None):
@@ -701,7 +722,9 @@ class Session:
     @property
     def rootname(self) -> str:
         """File root for products: the input name without its suffix (``_uncal``...)."""
-        name = self.input_path.stem if self.input_path else (self._input.meta.filename or "jwinteract")
+        name = (
+            self.input_path.stem if self.input_path else (self._input.meta.filename or "jwinteract")
+        )
         name = Path(name).stem
         for suffix in ("_uncal", "_ramp", "_rateints", "_rate", "_calints", "_cal", "_dark"):
             if name.endswith(suffix):

@@ -68,7 +68,9 @@ def test_false_jump_rate_is_what_a_4_sigma_test_gives(calibrated):
     touched[truth.jumps["y"], truth.jumps["x"]] = True
     # Neighbours of a hit are flagged on purpose (flag_4_neighbors).
     touched = ndimage.binary_dilation(touched, iterations=2)
-    clean = ~touched & ~truth.reference_pixels & (truth.first_saturated_group.min(axis=0) >= ngroups)
+    clean = (
+        ~touched & ~truth.reference_pixels & (truth.first_saturated_group.min(axis=0) >= ngroups)
+    )
     false = np.count_nonzero((gdq[:, 1:] & GROUP["JUMP_DET"]).astype(bool) & clean)
     per_diff = false / (clean.sum() * nints * (ngroups - 1))
     # Two-point difference with 9 differences flags ~1e-4 of clean differences

@@ -27,7 +27,9 @@ def test_session_on_an_association_runs_each_member(asn_path, crds_context, tmp_
         mark = len(s.events.history)
         out = s.run("detector1")
         assert [list(p) for p in out] == [["rate", "rateints"]] * 2
-        finished = [(e.exposure, e.step) for e in s.events.since(mark) if e.kind.value == "step_finished"]
+        finished = [
+            (e.exposure, e.step) for e in s.events.since(mark) if e.kind.value == "step_finished"
+        ]
         assert {exp for exp, _ in finished} == {m.rootname for m in s.members}
         assert sum(step == "jump" for _, step in finished) == 2
         # A parameter change re-runs jump and after, in both exposures only.

@@ -16,7 +16,9 @@ def digest(path):
 
 def test_non_jwst_fits(tmp_path, crds_context):
     path = tmp_path / "hst.fits"
-    fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4)), header=fits.Header({"TELESCOP": "HST"}))]).writeto(path)
+    fits.HDUList(
+        [fits.PrimaryHDU(np.zeros((4, 4)), header=fits.Header({"TELESCOP": "HST"}))]
+    ).writeto(path)
     before = digest(path)
     with pytest.raises(InputError, match="TELESCOP = 'HST'"):
         Session(path, crds=crds_context, cache_dir=tmp_path / "c")
@@ -65,7 +67,9 @@ def test_unknown_or_missing_exp_type(small_exposure, crds_context, tmp_path, val
             hdul[0].header["EXP_TYPE"] = value
         del hdul["ASDF"]  # else stdatamodels reads the metadata from the ASDF tree
         hdul.writeto(path)
-    with pytest.raises(InputError, match="not in the routing table" if value else "EXP_TYPE is missing"):
+    with pytest.raises(
+        InputError, match="not in the routing table" if value else "EXP_TYPE is missing"
+    ):
         Session(path, crds=crds_context, cache_dir=None)
 
 
@@ -83,7 +87,9 @@ def test_reference_of_the_wrong_shape(small_exposure, crds_context, tmp_path):
 
 def test_missing_override_path(small_exposure, crds_context):
     _, uncal = small_exposure
-    s = Session(uncal, crds=crds_context, cache_dir=None, steps={"jump": {"override_gain": "/no/such.fits"}})
+    s = Session(
+        uncal, crds=crds_context, cache_dir=None, steps={"jump": {"override_gain": "/no/such.fits"}}
+    )
     with pytest.raises(ReferenceFileError, match="override_gain: /no/such.fits does not exist"):
         s.run("detector1")
 

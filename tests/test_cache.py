@@ -7,7 +7,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from stdatamodels.jwst.datamodels import ImageModel, open as dm_open
+from stdatamodels.jwst.datamodels import ImageModel
+from stdatamodels.jwst.datamodels import open as dm_open
 
 from jwinteract.cache import Cache, step_key
 from jwinteract.models import derive
@@ -30,7 +31,9 @@ def test_key_changes_with_every_ingredient():
     assert step_key(*base[:3], {"gain": "bb"}, base[4]) != k0
     assert step_key(*base[:4], "other-input") != k0
     # parameter order does not matter
-    assert step_key("s", "1", {"a": 1, "b": 2}, {}, "x") == step_key("s", "1", {"b": 2, "a": 1}, {}, "x")
+    assert step_key("s", "1", {"a": 1, "b": 2}, {}, "x") == step_key(
+        "s", "1", {"b": 2, "a": 1}, {}, "x"
+    )
 
 
 def test_memory_budget_counts_shared_arrays_once():
@@ -54,7 +57,9 @@ def test_lru_eviction_within_budget_and_frozen_entries():
     cache = Cache(None, memory_budget=2 * one)
     for k in "abc":
         cache.put(k, Products({"x": image()}))
-    assert cache.where("a") is None and cache.where("b") == "memory" and cache.where("c") == "memory"
+    assert (
+        cache.where("a") is None and cache.where("b") == "memory" and cache.where("c") == "memory"
+    )
     assert cache.memory_bytes == 2 * one
     got = cache.get("c").primary
     with pytest.raises(ValueError, match="read-only"):
@@ -81,7 +86,9 @@ def test_disk_entry_is_an_ordinary_product_readable_by_a_new_cache(tmp_path):
     c2 = Cache(tmp_path)  # a new kernel
     assert c2.where("k" * 40) == "disk"
     assert float(c2.get("k" * 40).primary.data[5, 5]) == 3.0
-    assert not list(tmp_path.rglob("*.tmp*")) and not [p for p in tmp_path.rglob(".*") if p.is_dir()]
+    assert not list(tmp_path.rglob("*.tmp*")) and not [
+        p for p in tmp_path.rglob(".*") if p.is_dir()
+    ]
 
 
 def test_saving_does_not_touch_the_cached_model_metadata(tmp_path):

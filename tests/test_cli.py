@@ -19,8 +19,9 @@ def table(out: str) -> dict[str, str]:
 
 
 def test_step_args_parse_like_strun():
-    assert _parse_step_args(["--steps.jump.rejection_threshold=5", "--steps.dark_current.skip", "true"]) == {
-        "jump": {"rejection_threshold": "5"}, "dark_current": {"skip": "true"}}
+    assert _parse_step_args(
+        ["--steps.jump.rejection_threshold=5", "--steps.dark_current.skip", "true"]
+    ) == {"jump": {"rejection_threshold": "5"}, "dark_current": {"skip": "true"}}
     with pytest.raises(JwinteractError, match="--steps.jump.rejection_threshold=5"):
         _parse_step_args(["--rejection_threshold=5"])
 
@@ -34,7 +35,8 @@ def test_run_twice_then_change_jump(small_exposure, crds_context, tmp_path, caps
     assert first["jump"] == first["ramp_fit"] == first["dark_current"] == "ran"
     assert first["ipc"] == "not implemented" and first["persistence"] == "skipped"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        [uncal.name.replace("_uncal", "_rate"), uncal.name.replace("_uncal", "_rateints")])
+        [uncal.name.replace("_uncal", "_rate"), uncal.name.replace("_uncal", "_rateints")]
+    )
     assert main(args) == 0
     second = table(capsys.readouterr().out)
     assert "ran" not in second.values() and second["jump"] == "cached"
@@ -44,7 +46,9 @@ def test_run_twice_then_change_jump(small_exposure, crds_context, tmp_path, caps
     assert third["dark_current"] == "cached"
 
 
-def test_bad_parameter_is_a_clear_error_and_writes_nothing(small_exposure, crds_context, tmp_path, capsys):
+def test_bad_parameter_is_a_clear_error_and_writes_nothing(
+    small_exposure, crds_context, tmp_path, capsys
+):
     _, uncal = small_exposure
     code = main(["run", "detector1", str(uncal), "--crds-dir", str(crds_context.root),
                  "--cache-dir", "none", "--output-dir", str(tmp_path / "out"),

@@ -18,7 +18,15 @@ import pytest
 
 pytestmark = pytest.mark.jwst
 
-RAMP_STEPS = ["group_scale", "dq_init", "saturation", "superbias", "linearity", "dark_current", "jump"]
+RAMP_STEPS = [
+    "group_scale",
+    "dq_init",
+    "saturation",
+    "superbias",
+    "linearity",
+    "dark_current",
+    "jump",
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +68,9 @@ def test_ramp_step_matches_jwst(det1, name):
     np.testing.assert_array_equal(ours.groupdq, theirs.groupdq)
     np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-6, atol=1e-3)
     for reftype in get_step(name).reference_types:
-        assert getattr(ours.meta.ref_file, reftype).name == getattr(theirs.meta.ref_file, reftype).name
+        assert (
+            getattr(ours.meta.ref_file, reftype).name == getattr(theirs.meta.ref_file, reftype).name
+        )
 
 
 def test_jump_flags_something_to_compare(det1):

@@ -42,5 +42,7 @@ def test_bad_default_is_rejected_at_declaration():
 
 def test_unknown_parameter_lists_known_ones():
     declared = {"rejection_threshold": Param("rejection_threshold", "float", 4.0, "")}
-    with pytest.raises(ParameterError, match="no parameter 'rejection_treshold'.*rejection_threshold"):
+    with pytest.raises(
+        ParameterError, match="no parameter 'rejection_treshold'.*rejection_threshold"
+    ):
         validate_params("jump", declared, {"rejection_treshold": 5})

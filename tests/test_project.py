@@ -28,7 +28,9 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_binder_installs_the_widgets_extra_declared_in_pyproject():
     import tomllib
 
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     reqs = (ROOT / "binder" / "requirements.txt").read_text()
     wanted = re.findall(r"^\.\[([\w,]+)\]", reqs, flags=re.M)
     assert wanted, "binder/requirements.txt must install this package with extras"
@@ -49,7 +51,10 @@ def test_engine_does_not_import_widget_code():
 
 def _package_dirs() -> set[str]:
     found = set()
-    for base, name in ((ROOT / "jwinteract", "jwinteract"), (ROOT / "widgets", "jwinteract.widgets")):
+    for base, name in (
+        (ROOT / "jwinteract", "jwinteract"),
+        (ROOT / "widgets", "jwinteract.widgets"),
+    ):
         for init in base.rglob("__init__.py"):
             rel = init.parent.relative_to(base)
             found.add(".".join([name, *rel.parts]) if rel.parts else name)
@@ -68,5 +73,7 @@ def test_wheel_contains_every_package_on_disk(tmp_path):
         files = zf.namelist()
     in_wheel = {str(Path(f).parent).replace("/", ".") for f in files if f.endswith("/__init__.py")}
     missing = _package_dirs() - in_wheel
-    assert not missing, f"packages on disk missing from the wheel (add them to pyproject): {missing}"
+    assert not missing, (
+        f"packages on disk missing from the wheel (add them to pyproject): {missing}"
+    )
     assert "jwinteract/widgets/__init__.py" in files

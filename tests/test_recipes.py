@@ -3,7 +3,13 @@
 import pytest
 
 from jwinteract import InputError
-from jwinteract.recipes import EXP_TYPE_ROUTING, PIPELINES, TSO_EXP_TYPES, pipeline_def, stage_pipelines
+from jwinteract.recipes import (
+    EXP_TYPE_ROUTING,
+    PIPELINES,
+    TSO_EXP_TYPES,
+    pipeline_def,
+    stage_pipelines,
+)
 from jwinteract.steps import registered_steps
 
 
@@ -12,13 +18,35 @@ def names(pdefs):
 
 
 def test_routing_examples_from_the_seed_table():
-    assert names(stage_pipelines("NRC_IMAGE", "NIRCAM")) == ["calwebb_detector1", "calwebb_image2", "calwebb_image3"]
-    assert names(stage_pipelines("MIR_LRS-SLITLESS", "MIRI")) == ["calwebb_tso1", "calwebb_spec2", "calwebb_tso3"]
-    assert names(stage_pipelines("NIS_AMI", "NIRISS")) == ["calwebb_detector1", "calwebb_image2", "calwebb_ami3"]
+    assert names(stage_pipelines("NRC_IMAGE", "NIRCAM")) == [
+        "calwebb_detector1",
+        "calwebb_image2",
+        "calwebb_image3",
+    ]
+    assert names(stage_pipelines("MIR_LRS-SLITLESS", "MIRI")) == [
+        "calwebb_tso1",
+        "calwebb_spec2",
+        "calwebb_tso3",
+    ]
+    assert names(stage_pipelines("NIS_AMI", "NIRISS")) == [
+        "calwebb_detector1",
+        "calwebb_image2",
+        "calwebb_ami3",
+    ]
     assert names(stage_pipelines("NRS_DARK", "NIRSPEC")) == ["calwebb_dark", None, None]
     assert names(stage_pipelines("MIR_4QPM", "MIRI"))[2] == "calwebb_coron3"
-    assert names(stage_pipelines("FGS_FOCUS", "FGS")) == ["calwebb_detector1", "calwebb_image2", None]
-    assert {"NRC_TSIMAGE", "NRC_TSGRISM", "NIS_SOSS", "NRS_BRIGHTOBJ", "MIR_LRS-SLITLESS"} <= TSO_EXP_TYPES
+    assert names(stage_pipelines("FGS_FOCUS", "FGS")) == [
+        "calwebb_detector1",
+        "calwebb_image2",
+        None,
+    ]
+    assert {
+        "NRC_TSIMAGE",
+        "NRC_TSGRISM",
+        "NIS_SOSS",
+        "NRS_BRIGHTOBJ",
+        "MIR_LRS-SLITLESS",
+    } <= TSO_EXP_TYPES
 
 
 def test_unknown_exp_type_is_a_clear_error():
@@ -28,8 +56,16 @@ def test_unknown_exp_type_is_a_clear_error():
 
 def test_detector1_orders_match_jwst_3_0_0():
     nir = pipeline_def("calwebb_detector1", "NIRCAM").steps
-    assert nir[:8] == ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix",
-                       "linearity", "dark_current")
+    assert nir[:8] == (
+        "group_scale",
+        "dq_init",
+        "saturation",
+        "ipc",
+        "superbias",
+        "refpix",
+        "linearity",
+        "dark_current",
+    )
     assert nir[-2:] == ("ramp_fit", "gain_scale")
     miri = pipeline_def("detector1", "MIRI").steps
     assert miri.index("dark_current") < miri.index("refpix")  # refpix after dark for MIRI

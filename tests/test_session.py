@@ -5,13 +5,22 @@ import hashlib
 import numpy as np
 import pytest
 
-from jwinteract import JwinteractError, Param, ParameterError, StepNotImplementedError, UnknownStepError, step
+from jwinteract import (
+    JwinteractError,
+    Param,
+    ParameterError,
+    StepNotImplementedError,
+    UnknownStepError,
+    step,
+)
 from jwinteract.events import StepState
 from jwinteract.models import derive, history
 
 IMPLEMENTED = ["group_scale", "dq_init", "saturation", "superbias", "linearity", "dark_current",
                "jump", "ramp_fit", "gain_scale"]  # fmt: skip
-COMPUTING = [s for s in IMPLEMENTED if s not in ("group_scale", "gain_scale")]  # these SKIP on NIRCam RAPID
+COMPUTING = [
+    s for s in IMPLEMENTED if s not in ("group_scale", "gain_scale")
+]  # these SKIP on NIRCam RAPID
 
 
 def kinds(events, kind):
@@ -50,7 +59,9 @@ def test_second_run_and_a_new_session_are_all_cache_hits(session_factory):
     )
     again, ev2 = run_events(s2, "detector1")
     assert kinds(ev2, "step_started") == []
-    assert all(e.message == "disk" for e in ev2 if e.kind.value == "cache_hit" and e.step == "gain_scale")
+    assert all(
+        e.message == "disk" for e in ev2 if e.kind.value == "cache_hit" and e.step == "gain_scale"
+    )
     np.testing.assert_array_equal(again["rate"].data, first["rate"].data)
 
 
@@ -61,7 +72,11 @@ def test_changing_a_jump_parameter_reruns_only_jump_and_after(session_factory):
     s.set("jump", rejection_threshold=5.0)
     changed = s.events.since(mark)[0]
     assert changed.kind.value == "params_changed"
-    assert changed.steps[:3] == ("detector1.jump", "detector1.picture_frame", "detector1.clean_flicker_noise")
+    assert changed.steps[:3] == (
+        "detector1.jump",
+        "detector1.picture_frame",
+        "detector1.clean_flicker_noise",
+    )
     states = {r.step: r.state for r in s.status("detector1")}
     assert states["jump"] == states["ramp_fit"] == states["gain_scale"] == StepState.STALE
     assert states["dark_current"] == StepState.DONE
@@ -144,12 +159,21 @@ def test_user_step_inserted_gets_cache_params_and_provenance(session_factory):
 
     s = session_factory()
     s.insert_step(scale_ramp, after="linearity")
-    assert s.steps_of("detector1").index("scale_ramp") == s.steps_of("detector1").index("linearity") + 1
+    assert (
+        s.steps_of("detector1").index("scale_ramp")
+        == s.steps_of("detector1").index("linearity") + 1
+    )
     _, ev = run_events(s, "detector1")
     assert "scale_ramp" in kinds(ev, "step_finished")
     s.set("scale_ramp", factor=2.0)
     _, ev = run_events(s, "detector1")
-    assert kinds(ev, "step_finished") == ["scale_ramp", "dark_current", "jump", "ramp_fit", "gain_scale"]
+    assert kinds(ev, "step_finished") == [
+        "scale_ramp",
+        "dark_current",
+        "jump",
+        "ramp_fit",
+        "gain_scale",
+    ]
     assert any("scale_ramp" in h and "factor=2.0" in h for h in history(s.result("scale_ramp")))
     with pytest.raises(ParameterError):
         s.set("scale_ramp", factor=-1)

@@ -32,7 +32,9 @@ def test_every_registered_step_leaves_its_input_unchanged(session_factory):
                 continue
             writable = model.copy()  # an unfrozen copy, so a write would succeed silently
             before = model_fingerprint(writable)
-            arrays_before = {k: v.copy() for k, v in writable._instance.items() if isinstance(v, np.ndarray)}
+            arrays_before = {
+                k: v.copy() for k, v in writable._instance.items() if isinstance(v, np.ndarray)
+            }
             out = planned.spec.func(writable, refs, progress=lambda *a, **k: None, **planned.params)
             if isinstance(out, Skipped):
                 out = out.model

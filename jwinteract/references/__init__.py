@@ -141,7 +141,9 @@ class References:
             return self._offline.context
         return os.environ.get("CRDS_CONTEXT") or None
 
-    def resolve(self, model, reftypes, step_overrides: dict[str, Any] | None = None) -> dict[str, RefInfo]:
+    def resolve(
+        self, model, reftypes, step_overrides: dict[str, Any] | None = None
+    ) -> dict[str, RefInfo]:
         """Resolve every reftype in ``reftypes`` for the dataset ``model``.
 
         Raises
@@ -181,7 +183,9 @@ class References:
                 )
             return RefInfo(reftype, path.name, file_checksum(path), path=path, source="override")
         # An in-memory model: its content is its identity.
-        return RefInfo(reftype, "user-supplied model", model_fingerprint(value), model=value, source="override")
+        return RefInfo(
+            reftype, "user-supplied model", model_fingerprint(value), model=value, source="override"
+        )
 
     def _lookup(self, params: dict, reftypes: list[str]) -> dict[str, RefInfo]:
         import crds

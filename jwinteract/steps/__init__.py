@@ -4,7 +4,15 @@ Use :func:`step` to declare your own step and :meth:`Session.insert_step` /
 :meth:`Session.replace_step` to put it into a recipe.
 """
 
-from .base import Skipped, StepSpec, get_step, not_implemented_step, register, registered_steps, step
+from .base import (
+    Skipped,
+    StepSpec,
+    get_step,
+    not_implemented_step,
+    register,
+    registered_steps,
+    step,
+)
 
 __all__ = [
     "Skipped",

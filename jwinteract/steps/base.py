@@ -113,7 +113,11 @@ class StepSpec:
         return values
 
     def applies_to(self, instrument: str | None, exp_type: str | None) -> bool:
-        if self.instruments is not None and instrument and instrument.upper() not in self.instruments:
+        if (
+            self.instruments is not None
+            and instrument
+            and instrument.upper() not in self.instruments
+        ):
             return False
         if self.exp_types is not None and exp_type and exp_type.upper() not in self.exp_types:
             return False

@@ -10,9 +10,20 @@ from ._common import ref_array, require_ramp
 from .base import Skipped, step
 
 PARAMS = (
-    Param("dark_output", "str", None, "dark model or averaged dark subtracted (file name)", allow_none=True),
-    Param("average_dark_current", "float", None, "the average dark current for this detector in e-/s",
-          allow_none=True),  # fmt: skip
+    Param(
+        "dark_output",
+        "str",
+        None,
+        "dark model or averaged dark subtracted (file name)",
+        allow_none=True,
+    ),
+    Param(
+        "average_dark_current",
+        "float",
+        None,
+        "the average dark current for this detector in e-/s",
+        allow_none=True,
+    ),  # fmt: skip
 )
 
 
@@ -37,7 +48,9 @@ def dark_current(model, refs, *, progress, dark_output, average_dark_current: fl
     )  # fmt: skip
     arrays = {} if avg is None else {"average_dark_current": avg}
     if result.skipped:
-        return Skipped(derive(model, **arrays), "the dark has more frames per group than the science data")
+        return Skipped(
+            derive(model, **arrays), "the dark has more frames per group than the science data"
+        )
     if dark_output:
         _save_dark(result.dark, dark_model, dark_output, exp)
     return derive(model, data=result.data, pixeldq=result.pixeldq, **arrays)

@@ -8,9 +8,7 @@ from ..params import Param
 from ._common import ref_array, require_ramp
 from .base import step
 
-PARAMS = (
-    Param("user_supplied_dq", "str", None, "FITS user-supplied DQ file", allow_none=True),
-)
+PARAMS = (Param("user_supplied_dq", "str", None, "FITS user-supplied DQ file", allow_none=True),)
 
 
 @step("dq_init", params=PARAMS, reference_types=("mask",), cal_step="dq_init", builtin=True,

@@ -19,6 +19,8 @@ def gain_scale(model, refs, *, progress):
             return Skipped(model, "GAINFACT not found in gain reference file")
     arrays = _gain_scale(model.data, gain_factor=factor, err=model.err,
                          var_poisson=model.var_poisson, var_rnoise=model.var_rnoise)  # fmt: skip
-    out = derive(model, **dict(zip(("data", "err", "var_poisson", "var_rnoise"), arrays, strict=True)))
+    out = derive(
+        model, **dict(zip(("data", "err", "var_poisson", "var_rnoise"), arrays, strict=True))
+    )
     out.meta.exposure.gain_factor = factor
     return out

@@ -10,8 +10,12 @@ from ._common import ref_array, require_ramp
 from .base import step
 
 PARAMS = (
-    Param("n_pix_grow_sat", "int", 1, "number of layers adjacent pixels to flag", min=0, widget_max=5),
-    Param("use_readpatt", "bool", True, "use grouped read pattern information to assist with flagging"),
+    Param(
+        "n_pix_grow_sat", "int", 1, "number of layers adjacent pixels to flag", min=0, widget_max=5
+    ),
+    Param(
+        "use_readpatt", "bool", True, "use grouped read pattern information to assist with flagging"
+    ),
 )
 
 #: stcal's ATOD_LIMIT for NIR and MIRI detectors.
@@ -24,7 +28,9 @@ ATOD_LIMIT = 65535.0
 def saturation(model, refs, *, progress, n_pix_grow_sat, use_readpatt):
     require_ramp(model, "saturation")
     if (model.meta.exposure.readpatt or "").upper().startswith("NRSIRS2"):
-        raise InputError("saturation: NIRSpec IRS2 readouts are not supported yet (Detector1 for all instruments is a later issue)")
+        raise InputError(
+            "saturation: NIRSpec IRS2 readouts are not supported yet (Detector1 for all instruments is a later issue)"
+        )
     if getattr(model.meta.subarray, "num_superstripe", None):
         raise InputError("saturation: superstripe subarrays are not supported yet")
     sat_thresh = ref_array(refs, "saturation", model)
