@@ -574,7 +574,7 @@ class Session:
         ident = (p.stage, p.name)
         self._running = ident
         self._emit(EventKind.STEP_STARTED, stage=p.stage, step=p.name, key=p.key)
-        refs = {r: self.references.open(info) for r, info in p.refs.items()}
+        refs = {r: self.references.open(info, self.instrument) for r, info in p.refs.items()}
         last_progress = [-1.0]
 
         def progress(fraction: float, message: str = "") -> None:

@@ -25,9 +25,33 @@ from typing import Any
 from ..errors import ReferenceFileError
 from ..models import model_fingerprint, open_model
 
-__all__ = ["RefInfo", "References", "file_checksum", "crds_mode_from_env"]
+__all__ = ["RefInfo", "References", "file_checksum", "crds_mode_from_env", "reference_model_class"]
 
 _NA = "N/A"
+
+# The model class jwst opens each reference type with (real files often lack
+# DATAMODL, and a generic model would have none of the arrays a step needs).
+_REFTYPE_MODELS = {
+    "dark": "DarkModel",
+    "gain": "GainModel",
+    "readnoise": "ReadnoiseModel",
+    "mask": "MaskModel",
+    "saturation": "SaturationModel",
+    "superbias": "SuperBiasModel",
+    "linearity": "LinearityModel",
+    "ipc": "IPCModel",
+}
+_INSTRUMENT_MODELS = {("dark", "MIRI"): "DarkMIRIModel", ("dark", "NIRSPEC"): "DarkNirspecModel"}
+
+
+def reference_model_class(reftype: str, instrument: str | None = None):
+    """The stdatamodels class jwst uses for ``reftype`` (None: let the file decide)."""
+    from stdatamodels.jwst import datamodels
+
+    name = _INSTRUMENT_MODELS.get((reftype, (instrument or "").upper())) or _REFTYPE_MODELS.get(
+        reftype
+    )
+    return getattr(datamodels, name) if name else None
 
 
 @dataclass(frozen=True)
@@ -223,8 +247,10 @@ class References:
             )
         return out
 
-    def open(self, info: RefInfo):
+    def open(self, info: RefInfo, instrument: str | None = None):
         """The opened reference model for ``info`` (``None`` for N/A).
+
+        ``instrument`` picks the class jwst uses (e.g. DarkMIRIModel for MIRI).
 
         Opened models are kept (a few, by checksum): big references such as a
         full-frame dark are read once per Session, not once per run.
@@ -237,7 +263,9 @@ class References:
             self._opened.move_to_end(info.checksum)
             return self._opened[info.checksum]
         try:
-            model = open_model(info.path)
+            model = open_model(
+                info.path, model_class=reference_model_class(info.reftype, instrument)
+            )
         except Exception as exc:  # noqa: BLE001
             raise ReferenceFileError(f"{info.reftype} reference {info.path}: {exc}") from exc
         self._opened[info.checksum] = model
