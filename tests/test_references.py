@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from jwinteract import Session
-from jwinteract.references import References, crds_mode_from_env
+from jwinteract.references import crds_mode_from_env
 from jwinteract.references.offline import SERVERLESS_URL
 
 
