@@ -63,6 +63,7 @@ class _Planned:
     refs: dict | None
     key: str | None
     input_key: str | None
+    skipped_before: tuple[str, ...] = ()  # cal_step names of earlier pass-through steps
 
     @property
     def passthrough(self) -> bool:
@@ -176,6 +177,7 @@ class Session:
         self._done: dict[tuple[str, str], _Done] = {}
         self._failed: dict[tuple[str, str], tuple[str | None, str]] = {}
         self._running: tuple[str, str] | None = None
+        self._warned: set[tuple[str, str]] = set()
         self._input_key: str | None = None
         self._stage_input: Products | None = None
         if steps:
@@ -415,7 +417,8 @@ class Session:
                     name, _code_version(spec), params,
                     {r: i.checksum for r, i in refs.items()}, input_key,
                 )  # fmt: skip
-            plan.append(_Planned(stage, name, spec, params, reason, refs, key, input_key))
+            before = tuple(q.spec.cal_step for q in plan if q.passthrough and q.spec.cal_step)
+            plan.append(_Planned(stage, name, spec, params, reason, refs, key, input_key, before))
             input_key = key
         return plan
 
@@ -530,7 +533,9 @@ class Session:
         self._emit(EventKind.NOT_IMPLEMENTED, stage=p.stage, step=p.name, key=p.key, message=msg)
         if self.on_not_implemented == "error":
             raise StepNotImplementedError(msg + "; skip it or use on_not_implemented='warn'")
-        log.warning(msg)
+        if ident not in self._warned:  # the event says it every run; the log once
+            self._warned.add(ident)
+            log.warning(msg)
         self._done[ident] = _Done(p.key, None, "not implemented")
 
     def _stage_inputs(self, stage: str) -> Products:
@@ -635,6 +640,11 @@ class Session:
     def _record_provenance(self, model, p: _Planned, status: str) -> None:
         """S_* step status, R_* reference names, CRDS context and parameters."""
         meta = model.meta
+        # Steps skipped (or not implemented) earlier in the stage are recorded
+        # as jwst records them, on the product itself.
+        for cal in p.skipped_before:
+            if getattr(meta.cal_step, cal, None) is None:
+                setattr(meta.cal_step, cal, "SKIPPED")
         if p.spec.cal_step:
             setattr(meta.cal_step, p.spec.cal_step, status)
         for reftype, info in p.refs.items():

@@ -138,6 +138,9 @@ def test_start_needs_the_input_cached_and_stop_returns_that_step(session_factory
         s.run("detector1", start="ramp_fit")
     ramp = s.run("detector1", stop="jump")
     assert list(ramp) == ["ramp"] and ramp.primary.meta.cal_step.jump == "COMPLETE"
+    # earlier skipped / not implemented steps are recorded on the product itself, as jwst does
+    assert ramp.primary.meta.cal_step.ipc == "SKIPPED"
+    assert ramp.primary.meta.cal_step.charge_migration == "SKIPPED"
     _, ev = run_events(s, "detector1", start="ramp_fit")
     assert kinds(ev, "step_finished") == ["ramp_fit", "gain_scale"]
 
