@@ -228,3 +228,16 @@ def test_saved_products_carry_provenance(session_factory, tmp_path):
         text = " ".join(history(rate))
         assert "rejection_threshold=4.5" in text
         assert rate.meta.bunit_data == "DN/s"
+
+
+def test_a_rate_file_starts_at_stage_2(session_factory, tmp_path, crds_context):
+    from jwinteract import Session
+
+    s = session_factory()
+    s.run("detector1")
+    rate_path = s.save("detector1", tmp_path)[0]
+    s2 = Session(rate_path, crds=crds_context, cache_dir=None)
+    assert s2.stages == ["image2", "image3"]
+    _, ev = run_events(s2, "image2")
+    assert kinds(ev, "not_implemented") == ["bkg_subtract", "assign_wcs", "flat_field", "photom", "resample"]
+    assert {r.state for r in s2.status("image2")} == {StepState.NOT_IMPLEMENTED}
