@@ -45,6 +45,23 @@ log = logging.getLogger(__name__)
 DEFAULT_MEMORY_BUDGET = 768 * 2**20
 
 _ENTRY = "entry.json"
+
+
+def _quiet_fits_cards() -> None:
+    """Silence astropy's cosmetic "Card is too long" warning, once, narrowly.
+
+    Every JWST product triggers it (schema comments of VPARITY, DRPFRMS1,
+    R_* ... exceed 80 columns) and the cache writes products on a background
+    thread, where a catch_warnings() block would not be thread-safe.
+    """
+    from astropy.io.fits.verify import VerifyWarning
+
+    warnings.filterwarnings(
+        "ignore", message="Card is too long, comment will be truncated", category=VerifyWarning
+    )
+
+
+_quiet_fits_cards()
 _MAX_PENDING_WRITES = 2
 
 
@@ -274,11 +291,12 @@ class Cache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
         try:
             for name, model in products.items():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    # Save a metadata copy: stdatamodels' save rewrites
-                    # FILENAME and DATE on the model it is given.
-                    derive(model).save(str(tmp / f"{name}.fits"))
+                # No warnings.catch_warnings() here: it swaps the process-wide
+                # filter list and, from a background thread, races with the
+                # main thread's own (see _quiet_fits_cards below).
+                # Save a metadata copy: stdatamodels' save rewrites FILENAME
+                # and DATE on the model it is given.
+                derive(model).save(str(tmp / f"{name}.fits"))
             record = dict(record, key=key, products=list(products), written=time.time())
             (tmp / _ENTRY).write_text(json.dumps(record, indent=1, default=_jsonable))
             try:

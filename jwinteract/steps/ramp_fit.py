@@ -5,7 +5,7 @@ from __future__ import annotations
 from stdatamodels.jwst import datamodels
 
 from ..algorithms.ramp_fit import fit_ramps
-from ..errors import ParameterError
+from ..errors import InputError, ParameterError
 from ..models import PIXEL, copy_history
 from ..params import Param
 from ._common import exposure_number, ref_array, require_ramp
@@ -61,8 +61,15 @@ def ramp_fit(model, refs, *, progress, algorithm, save_opt, suppress_one_group, 
         nframes=exposure_number(model, "nframes"), groupgap=exposure_number(model, "groupgap", 0),
         dropframes1=exp.drop_frames1 or 0, dqflags=PIXEL, suppress_one_group=suppress_one_group,
         firstgroup=firstgroup, lastgroup=lastgroup, average_dark_current=dark,
-        zeroframe=zeroframe, save_opt=save_opt, progress=progress,
+        zeroframe=zeroframe, save_opt=save_opt, instrument=model.meta.instrument.name,
+        progress=progress,
     )  # fmt: skip
+    if rate is None:
+        # jwst's ramp_fit returns no product here either.
+        raise InputError(
+            "ramp_fit: no ramp has a usable group (every pixel saturated in its first group, or "
+            "fewer than two usable MIRI groups); there is no rate to fit"
+        )
     image = _image(datamodels.ImageModel, model, rate)
     cube = _image(datamodels.CubeModel, model, rateints)
     if model.hasattr("int_times"):
