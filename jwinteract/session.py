@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,10 @@ from .errors import (
 from .events import Event, EventKind, EventLog, StepState, StepStatus
 from .models import as_ramp, derive, freeze, model_fingerprint, open_model, save_atomic
 from .products import Products
+from .provenance import mark_skipped, product_rootname, record_step
 from .recipes import STAGE_ALIASES, PipelineDef, stage_pipelines
 from .references import References
+from .session_settings import SessionSettings
 from .steps import Skipped, StepSpec, get_step
 
 __all__ = ["Session", "StepFailedError"]
@@ -77,7 +79,7 @@ class _Done:
     how: str  # "ran" | "cache" | "skipped" | "not implemented"
 
 
-class Session:
+class Session(SessionSettings):
     """An interactive, cached calibration of one exposure (or, given an
     association file, of each of its exposures: see :class:`AssociationSession`).
 
@@ -256,107 +258,6 @@ class Session:
 
     def _stages_of_step(self, name: str) -> list[str]:
         return [s for s in self.stages if name in self.steps_of(s)]
-
-    # ------------------------------------------------------------ parameters
-    def apply(self, steps: Mapping[str, Mapping[str, Any]]) -> None:
-        """Apply a jwst-style ``steps={...}`` dict (see the class docstring)."""
-        for name, values in steps.items():
-            if not isinstance(values, Mapping):
-                raise ParameterError(
-                    f"steps[{name!r}] must be a dict of parameters, got {type(values).__name__}"
-                )
-            self.set(name, **values)
-
-    def set(self, step: str, **params: Any) -> None:
-        """Set parameters of ``step`` (validated now); downstream becomes stale.
-
-        ``skip=True`` skips the step, ``save_results=True`` writes its output
-        when the stage is saved, ``override_<reftype>=path`` sets a reference.
-        """
-        spec = self.step_spec(step)
-        if not self._stages_of_step(step):
-            raise UnknownStepError(
-                f"step {step!r} is not in this Session's recipe ({', '.join(self.stages)})"
-            )
-        declared = {}
-        for key, value in params.items():
-            if key == "skip":
-                self._skips[step] = bool(get_param_bool("skip", value))
-            elif key == "save_results":
-                self._save[step] = bool(get_param_bool("save_results", value))
-            elif key.startswith("override_"):
-                reftype = key.removeprefix("override_")
-                if reftype not in spec.reference_types:
-                    raise ParameterError(
-                        f"step {step!r} uses no {reftype!r} reference; its reference types are: "
-                        f"{', '.join(spec.reference_types) or '(none)'}"
-                    )
-                self._ref_overrides.setdefault(step, {})[reftype] = value
-            else:
-                declared[key] = value
-        spec.resolve_params({**self._params.get(step, {}), **declared})  # validates, raises
-        self._params.setdefault(step, {}).update(declared)
-        self._announce_change(step)
-
-    def reset(self, step: str, *names: str) -> None:
-        """Return parameters of ``step`` (all, or those named) to their defaults."""
-        if names:
-            for n in names:
-                self._params.get(step, {}).pop(n, None)
-        else:
-            self._params.pop(step, None)
-        self._announce_change(step)
-
-    def skip(self, step: str, skip: bool = True) -> None:
-        """Skip (or un-skip) ``step``."""
-        self.set(step, skip=skip)
-
-    def params(self, step: str) -> dict[str, Any]:
-        """The parameter values ``step`` will run with."""
-        return self.step_spec(step).resolve_params(self._params.get(step))
-
-    def _announce_change(self, step: str) -> None:
-        affected = []
-        for stage in self.stages:
-            order = self.steps_of(stage)
-            if affected:
-                affected += [(stage, s) for s in order]
-            elif step in order:
-                affected += [(stage, s) for s in order[order.index(step) :]]
-        self._emit(
-            EventKind.PARAMS_CHANGED, step=step, steps=tuple(f"{a}.{b}" for a, b in affected)
-        )
-
-    # ------------------------------------------------------------ custom steps
-    def replace_step(self, name: str, spec: StepSpec) -> None:
-        """Use ``spec`` wherever the recipe has step ``name``."""
-        stages = self._stages_of_step(name)
-        if not stages:
-            raise UnknownStepError(f"step {name!r} is not in this Session's recipe")
-        if spec.name != name:
-            for stage in stages:
-                order = self.steps_of(stage)
-                order[order.index(name)] = spec.name
-                self._orders[stage] = order
-        self._steps[spec.name] = spec
-        self._announce_change(spec.name)
-
-    def insert_step(self, spec: StepSpec, *, after: str | None = None, before: str | None = None,
-                    stage: str | None = None) -> None:  # fmt: skip
-        """Insert a (user-declared) step into a stage, after or before a named step."""
-        if (after is None) == (before is None):
-            raise ParameterError("give exactly one of after= or before=")
-        anchor = after or before
-        stages = [self._stage_name(stage)] if stage else self._stages_of_step(anchor)
-        if not stages or anchor not in self.steps_of(stages[0]):
-            raise UnknownStepError(f"step {anchor!r} is not in this Session's recipe")
-        order = self.steps_of(stages[0])
-        if spec.name in order:
-            raise ParameterError(f"step {spec.name!r} is already in stage {stages[0]}")
-        order.insert(order.index(anchor) + (1 if after else 0), spec.name)
-        self._orders[stages[0]] = order
-        self._steps[spec.name] = spec
-        self._announce_change(spec.name)
 
     # ------------------------------------------------------------ planning
     def _input_fingerprint(self) -> str:
@@ -616,7 +517,11 @@ class Session:
             for pname, model in list(produced.items()):
                 if any(model is m for m in inputs.values()):
                     model = produced[pname] = derive(model)
-                self._record_provenance(model, p, status)
+                record_step(
+                    model, name=p.name, version=_code_version(p.spec), cal_step=p.spec.cal_step,
+                    status=status, params=p.params, refs=p.refs,
+                    context=self.references.context, skipped_before=p.skipped_before,
+                )  # fmt: skip
         except Exception as exc:
             self._running = None
             msg = f"{type(exc).__name__}: {exc}"
@@ -636,31 +541,6 @@ class Session:
         self._done[ident] = _Done(p.key, seconds, "ran")
         self._emit(EventKind.STEP_FINISHED, stage=p.stage, step=p.name, key=p.key, seconds=seconds)
         return products
-
-    def _record_provenance(self, model, p: _Planned, status: str) -> None:
-        """S_* step status, R_* reference names, CRDS context and parameters."""
-        meta = model.meta
-        # Steps skipped (or not implemented) earlier in the stage are recorded
-        # as jwst records them, on the product itself.
-        for cal in p.skipped_before:
-            if getattr(meta.cal_step, cal, None) is None:
-                setattr(meta.cal_step, cal, "SKIPPED")
-        if p.spec.cal_step:
-            setattr(meta.cal_step, p.spec.cal_step, status)
-        for reftype, info in p.refs.items():
-            try:
-                getattr(meta.ref_file, reftype).name = info.name
-            except (AttributeError, KeyError):
-                pass  # a reftype the schema has no R_* keyword for (user steps)
-        if self.references.context:
-            meta.ref_file.crds.context_used = self.references.context
-        import crds
-
-        meta.ref_file.crds.version = crds.__version__
-        text = ", ".join(f"{k}={v!r}" for k, v in p.params.items())
-        model.add_history_entry(
-            f"jwinteract {__version__} {p.name} v{_code_version(p.spec)}: {text}"
-        )
 
     # ------------------------------------------------------------ results
     def result(self, step: str, product: str | None = None, *, stage: str | None = None):
@@ -722,9 +602,7 @@ class Session:
 
     def _write(self, model, path: Path, skipped: list[str]) -> Path:
         final = derive(model)
-        for cal in skipped:
-            if getattr(final.meta.cal_step, cal, None) is None:
-                setattr(final.meta.cal_step, cal, "SKIPPED")
+        mark_skipped(final, skipped)
         save_atomic(final, path)
         self._emit(EventKind.PRODUCT_WRITTEN, message=str(path))
         return path
@@ -732,14 +610,9 @@ class Session:
     @property
     def rootname(self) -> str:
         """File root for products: the input name without its suffix (``_uncal``...)."""
-        name = (
-            self.input_path.stem if self.input_path else (self._input.meta.filename or "jwinteract")
-        )
-        name = Path(name).stem
-        for suffix in ("_uncal", "_ramp", "_rateints", "_rate", "_calints", "_cal", "_dark"):
-            if name.endswith(suffix):
-                return name[: -len(suffix)]
-        return name
+        if self.input_path is not None:
+            return product_rootname(self.input_path)
+        return product_rootname(self._input.meta.filename or "jwinteract")
 
     def close(self) -> None:
         """Finish pending cache writes."""
@@ -758,12 +631,3 @@ class Session:
 
 def _code_version(spec: StepSpec) -> str:
     return f"{spec.code_version}/{__version__}" if spec.builtin else spec.code_version
-
-
-def get_param_bool(name: str, value: Any) -> bool:
-    from .params import Param
-
-    return Param(name, "bool", False, "").validate(value)
-
-
-Observer = Callable[[Event], None]
