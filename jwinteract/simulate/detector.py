@@ -108,8 +108,26 @@ _BLOCK_ROWS = 64
 _SATURATION_FRACTION = 0.95
 
 
+class PixelFlags:
+    """Boolean maps of the MASK flags, for classes with a ``pixeldq`` array."""
+
+    pixeldq: np.ndarray
+
+    @property
+    def dead(self) -> np.ndarray:
+        return (self.pixeldq & PIXEL["DEAD"]) > 0
+
+    @property
+    def hot(self) -> np.ndarray:
+        return (self.pixeldq & PIXEL["HOT"]) > 0
+
+    @property
+    def warm(self) -> np.ndarray:
+        return (self.pixeldq & PIXEL["WARM"]) > 0
+
+
 @dataclass
-class DetectorProperties:
+class DetectorProperties(PixelFlags):
     """The pixels of one detector inside a window (arrays ``[ysize, xsize]``).
 
     ``nl_coeffs`` are the LINEARITY reference coefficients ``[4, ny, nx]``.
@@ -130,18 +148,6 @@ class DetectorProperties:
     saturation: np.ndarray
     pixeldq: np.ndarray
     reference_pixels: np.ndarray = field(repr=False)
-
-    @property
-    def dead(self) -> np.ndarray:
-        return (self.pixeldq & PIXEL["DEAD"]) > 0
-
-    @property
-    def hot(self) -> np.ndarray:
-        return (self.pixeldq & PIXEL["HOT"]) > 0
-
-    @property
-    def warm(self) -> np.ndarray:
-        return (self.pixeldq & PIXEL["WARM"]) > 0
 
 
 def _seed(detector: str, stream: str, block: int = 0) -> np.random.Generator:

@@ -20,6 +20,7 @@ from .detector import (
     REFERENCE_SELECTORS,
     SIM_MODEL_VERSION,
     DetectorProperties,
+    PixelFlags,
     detector_properties,
     reference_models,
 )
@@ -40,7 +41,7 @@ _TARGET_RA, _TARGET_DEC, _V3PA = 53.16, -27.78, 45.0
 
 
 @dataclass
-class Truth:
+class Truth(PixelFlags):
     """What a perfect calibration would recover, and what the simulator used.
 
     Attributes
@@ -105,18 +106,6 @@ class Truth:
         ngroups = len(self.group_times)
         groups = np.arange(ngroups, dtype=np.int16)[None, :, None, None]
         return groups >= self.first_saturated_group[:, None, :, :]
-
-    @property
-    def dead(self) -> np.ndarray:
-        return (self.pixeldq & PIXEL["DEAD"]) > 0
-
-    @property
-    def hot(self) -> np.ndarray:
-        return (self.pixeldq & PIXEL["HOT"]) > 0
-
-    @property
-    def warm(self) -> np.ndarray:
-        return (self.pixeldq & PIXEL["WARM"]) > 0
 
     @property
     def reference_pixels(self) -> np.ndarray:
