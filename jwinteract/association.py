@@ -24,7 +24,6 @@ import copy
 import dataclasses
 import json
 import os
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ._asn_naming import _DEFAULTS, _level_of, _product_root
+from ._asn_naming import _KNOWN_SUFFIXES as _KNOWN_SUFFIXES  # re-exported: tested against jwst
 from .errors import InputError
 
 __all__ = [
@@ -51,51 +52,6 @@ _KEY_ORDER = ("asn_type", "asn_rule", "version_id", "code_version", "degraded_st
               "program", "constraints", "asn_id", "target", "asn_pool")  # fmt: skip
 _STRING_FIELDS = ("asn_type", "asn_rule", "asn_id", "asn_pool", "program")
 
-# Defaults are those of jwst's asn_from_list, so a file we make from a list of
-# exposures reads the same as one jwst would make from that list.
-_DEFAULTS = {2: ("image2", "DMSLevel2bBase"), 3: ("image3", "DMS_Level3_Base")}
-
-# The suffixes jwst.lib.suffix.remove_suffix strips (KNOW_SUFFIXES in jwst
-# 3.0.0), copied so that Level 2 product names match jwst's without importing
-# it. tests/test_association.py fails if jwst's list changes.
-_KNOWN_SUFFIXES = frozenset(
-    """
-    adaptive_trace_model adaptivetracemodelstep align_refs alignrefsstep ami ami-oi
-    ami3pipeline ami_analyze ami_normalize amianalyzestep aminorm aminorm-oi
-    aminormalizestep assign_mtwcs assign_wcs assignmtwcsstep assignwcsstep backgroundstep
-    badpixselfcalstep barshadowstep bkg_subtract blot bsub bsubints c1d cal calints cat
-    chargemigrationstep clean_flicker_noise cleanflickernoisestep combine1dstep combine_1d
-    coron3pipeline crf crfints cube_build cubebuildstep dark dark_current darkcurrentstep
-    darkpipeline detector1pipeline dq_init dqinitstep emicorr emicorrstep engdblog
-    extract1dstep extract2dstep extract_1d extract_2d firstframe firstframestep flat_field
-    flatfieldstep fringe fringestep gain_scale gainscalestep group_scale groupscalestep
-    guider_cds guidercdsstep guiderpipeline hlsp hlspstep i2d image2pipeline image3pipeline
-    imprint imprintstep ipc ipcstep jump jumpstep klip klipstep lastframe lastframestep
-    linearity linearitystep master_background masterbackgroundmosstep masterbackgroundstep
-    mbsub median msaflagopenstep outlier_detection outlierdetectionstep pathloss
-    pathlossstep persistence persistencestep phot photom photomstep picture_frame
-    pictureframestep pixelreplacestep psfalign psfstack psfsub ramp ramp_fit rampfitstep
-    rate rateints refpix refpixstep resample resample_spec resamplespecstep resamplestep
-    reset resetstep residual_fringe residualfringestep rscd rscdstep s2d s3d saturation
-    saturationstep skymatch skymatchstep snr source_catalog sourcecatalogstep
-    sourcetypestep spec2nrslamp spec2pipeline spec3pipeline spectral_leak
-    spectralleakstep srctype stackrefs stackrefsstep straylight straylightstep superbias
-    superbiasstep targ_centroid targcentroidstep tso3pipeline tsophotometrystep tweakreg
-    tweakregstep uncal wavecorrstep wfscmb wfscombine wfscombinestep wfsscontamstep
-    white_light whitelightstep whtlt x1d x1dints
-    """.split()
-)
-# Same pattern as jwst's REMOVE_SUFFIX_REGEX: the shortest root followed by at
-# most one known suffix.
-_SUFFIX_RE = re.compile(
-    r"^(?P<root>.+?)((?P<separator>_|-)("
-    + "|".join(sorted(map(re.escape, _KNOWN_SUFFIXES), key=len, reverse=True))
-    + r"))?$"
-)
-# "DMSLevel2bBase", "DMS_Level3_Base", "Asn_Lv2Image", "candidate_Asn_Lv3Image"...
-_RULE_LEVEL_RE = re.compile(r"(?:lv|level)_?([23])", re.IGNORECASE)
-# "image2", "spec3", "tso-image2", "wfs-image3", "nrslamp-spec2"...
-_TYPE_LEVEL_RE = re.compile(r"[a-z_-]*([23])", re.IGNORECASE)
 
 # is_association reads the whole file; an association listing 100,000 members
 # is well under this, so anything larger is some other JSON.
@@ -284,16 +240,6 @@ class Association:
         out.update(values)
         out["products"] = [p.to_dict() for p in self.products]
         return out
-
-
-def _level_of(asn_rule: str, asn_type: str) -> int | None:
-    match = _RULE_LEVEL_RE.search(asn_rule) or _TYPE_LEVEL_RE.fullmatch(asn_type)
-    return int(match.group(1)) if match else None
-
-
-def _product_root(filename: str) -> str:
-    """A file name without folder, extension or pipeline suffix, as jwst's remove_suffix."""
-    return _SUFFIX_RE.match(Path(filename).stem).group("root")
 
 
 # --------------------------------------------------------------------------- reading

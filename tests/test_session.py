@@ -239,5 +239,11 @@ def test_a_rate_file_starts_at_stage_2(session_factory, tmp_path, crds_context):
     s2 = Session(rate_path, crds=crds_context, cache_dir=None)
     assert s2.stages == ["image2", "image3"]
     _, ev = run_events(s2, "image2")
-    assert kinds(ev, "not_implemented") == ["bkg_subtract", "assign_wcs", "flat_field", "photom", "resample"]
+    assert kinds(ev, "not_implemented") == [
+        "bkg_subtract",
+        "assign_wcs",
+        "flat_field",
+        "photom",
+        "resample",
+    ]
     assert {r.state for r in s2.status("image2")} == {StepState.NOT_IMPLEMENTED}
