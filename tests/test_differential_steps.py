@@ -29,11 +29,20 @@ RAMP_STEPS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def det1(small_exposure, crds_context):
+@pytest.fixture(scope="module", params=["RAPID", "SHALLOW4"])
+def det1(request, small_exposure, crds_context):
+    """RAPID (SUB160, 6 groups, 2 ints) and a grouped readout: SHALLOW4 has 4
+    frames averaged per group and 1 skipped (SUB320, 5 groups)."""
     from jwinteract import Session
+    from jwinteract.simulate import simulate_exposure
 
-    s = Session(small_exposure[1], crds=crds_context, cache_dir=None)
+    if request.param == "RAPID":
+        uncal = small_exposure[1]
+    else:
+        uncal = simulate_exposure(instrument="NIRCAM", detector="NRCA1", subarray="SUB320",
+                                  readpatt="SHALLOW4", ngroups=5, nints=1, seed=8,
+                                  context=crds_context).uncal  # fmt: skip
+    s = Session(uncal, crds=crds_context, cache_dir=None)
     s.run("detector1")
     yield s
     s.close()
