@@ -227,7 +227,9 @@ def model_fingerprint(model) -> str:
     h.update(type(model).__name__.encode())
     flat = model.to_flat_dict(include_arrays=False)
     for key in sorted(flat):
-        if key in ("meta.filename", "meta.date"):
+        # Where and when the file was written is not content; nor is
+        # stdatamodels' private hash of the FITS headers (it includes DATE).
+        if key in ("meta.filename", "meta.date") or key.rsplit(".", 1)[-1].startswith("_"):
             continue
         h.update(f"{key}={flat[key]!r};".encode())
     for name in sorted(model._instance):

@@ -69,3 +69,16 @@ def test_simulate_command_writes_uncal_truth_and_context(tmp_path):
     assert any(n.endswith("_uncal.fits") for n in names) and any("truth" in n for n in names)
     assert (tmp_path / "crds" / "config" / "jwst" / "server_config").exists()
     assert "offline CRDS context" in out.stdout
+
+
+def test_demo_twice_takes_everything_from_the_cache(tmp_path, capsys, monkeypatch):
+    """The README's promise: run the demo again and every step comes from the cache
+    (the exposure is simulated again, written at another time, with the same content)."""
+    monkeypatch.chdir(tmp_path)
+    args = ["demo", "--subarray", "SUB160", "--ngroups", "5", "--no-progress",
+            "--cache-dir", str(tmp_path / "c"), "--crds-dir", str(tmp_path / "crds")]  # fmt: skip
+    assert main(args) == 0
+    assert "ran" in table(capsys.readouterr().out).values()
+    assert main(args) == 0
+    second = table(capsys.readouterr().out)
+    assert second["jump"] == "cached" and "ran" not in second.values()
