@@ -2,6 +2,10 @@
 
 Installed from the repository's top-level ``widgets/`` folder as
 ``jwinteract.widgets``. Widgets never compute: every number they show comes
-from the Session. (StageRunner, RampInspector, ImageViewer and Compare arrive
-with the widgets issue.)
+from the Session (or from the engine functions in ``jwinteract.inspect``).
+Needs the ``widgets`` extra: ``pip install "jwinteract[widgets]"``.
 """
+
+from ._base import SessionWidget, ensure_bokeh
+
+__all__ = ["SessionWidget", "ensure_bokeh"]
