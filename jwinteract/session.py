@@ -577,6 +577,17 @@ class Session(SessionSettings):
         plan = self._plan(stage, strict=True)
         return self._materialize(plan, len(plan) - 1)
 
+    def sweep(self, step: str, *, stage: str | None = None, **param_lists: Any):
+        """Run ``stage`` once per parameter setting and tabulate the results.
+
+        ``session.sweep("jump", rejection_threshold=[4, 5, 6])``: the cache
+        makes the shared upstream steps run once. The parameters are restored
+        afterwards. See :func:`jwinteract.sweep.sweep`.
+        """
+        from .sweep import sweep
+
+        return sweep(self, step, stage=stage, **param_lists)
+
     def save(self, stage: str | None = None, output_dir: str | os.PathLike = ".") -> list[Path]:
         """Write ``stage``'s products with jwst names (``<root>_rate.fits`` ...).
 
