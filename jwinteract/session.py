@@ -434,9 +434,9 @@ class Session(SessionSettings):
         self._emit(EventKind.NOT_IMPLEMENTED, stage=p.stage, step=p.name, key=p.key, message=msg)
         if self.on_not_implemented == "error":
             raise StepNotImplementedError(msg + "; skip it or use on_not_implemented='warn'")
-        if ident not in self._warned:  # the event says it every run; the log once
+        if ident not in self._warned:  # the event, status and table say it every run
             self._warned.add(ident)
-            log.warning(msg)
+            log.info(msg)
         self._done[ident] = _Done(p.key, None, "not implemented")
 
     def _stage_inputs(self, stage: str) -> Products:

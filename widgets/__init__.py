@@ -7,5 +7,6 @@ Needs the ``widgets`` extra: ``pip install "jwinteract[widgets]"``.
 """
 
 from ._base import SessionWidget, ensure_bokeh
+from .stage_runner import StageRunner
 
-__all__ = ["SessionWidget", "ensure_bokeh"]
+__all__ = ["SessionWidget", "StageRunner", "ensure_bokeh"]
