@@ -7,6 +7,7 @@ Needs the ``widgets`` extra: ``pip install "jwinteract[widgets]"``.
 """
 
 from ._base import SessionWidget, ensure_bokeh
+from .ramp_inspector import RampInspector
 from .stage_runner import StageRunner
 
-__all__ = ["SessionWidget", "StageRunner", "ensure_bokeh"]
+__all__ = ["RampInspector", "SessionWidget", "StageRunner", "ensure_bokeh"]
