@@ -7,7 +7,21 @@ Needs the ``widgets`` extra: ``pip install "jwinteract[widgets]"``.
 """
 
 from ._base import SessionWidget, ensure_bokeh
+from ._image import BokehImage
+from .compare import Compare, SweepView
+from .image_viewer import ImageViewer
+from .jdaviz import open_in_jdaviz
 from .ramp_inspector import RampInspector
 from .stage_runner import StageRunner
 
-__all__ = ["RampInspector", "SessionWidget", "StageRunner", "ensure_bokeh"]
+__all__ = [
+    "BokehImage",
+    "Compare",
+    "ImageViewer",
+    "RampInspector",
+    "SessionWidget",
+    "StageRunner",
+    "SweepView",
+    "ensure_bokeh",
+    "open_in_jdaviz",
+]
