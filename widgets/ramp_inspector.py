@@ -25,13 +25,13 @@ from bokeh.events import Tap
 from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, TapTool
 from bokeh.palettes import Category10_10, Greys256
 from bokeh.plotting import figure
-from jupyter_bokeh.widgets import BokehModel
 
 from jwinteract.errors import JwinteractError
 from jwinteract.events import EventKind
 from jwinteract.inspect import DEFAULT_RAMP_STEPS, PixelRamp, RampProbe, image_choice
 
 from ._base import SessionWidget, css, ensure_bokeh
+from ._image import bokeh_widget
 
 __all__ = ["RampInspector"]
 
@@ -105,8 +105,8 @@ class RampInspector(SessionWidget):
                            "jwi-pixel-readout")  # fmt: skip
         # The image goes into the views' initial render bundle; later changes are patches.
         self._show_image()
-        self.image_view = css(_BokehView(self.image_figure), "jwi-ramp-image")
-        self.ramp_view = css(_BokehView(self.ramp_figure), "jwi-ramp-plot")
+        self.image_view = css(bokeh_widget(self.image_figure), "jwi-ramp-image")
+        self.ramp_view = css(bokeh_widget(self.ramp_figure), "jwi-ramp-plot")
         right = ipw.VBox(
             [ipw.HBox([self.step_choice, self.relative]), self.ramp_view, self.readout]
         )
@@ -332,18 +332,6 @@ class RampInspector(SessionWidget):
 
 
 # ----------------------------------------------------------------------------- layout helpers
-
-
-class _BokehView(BokehModel):
-    """BokehModel whose close() may be called twice (by us, then by ``__del__``):
-    jupyter_bokeh 4.1 raises KeyError on the second."""
-
-    _closed = False
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            super().close()
 
 
 def _flat(times: np.ndarray, values: np.ndarray) -> dict:
