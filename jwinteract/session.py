@@ -240,6 +240,10 @@ class Session(SessionSettings):
             return self._steps[name]
         return get_step(name)
 
+    def stage_name(self, stage: str | int | None) -> str:
+        """This Session's name for ``stage`` (``"detector1"``, 1, ``"calwebb_detector1"``...)."""
+        return self._stage_name(stage)
+
     def _stage_name(self, stage: str | int | None) -> str:
         if stage is None:
             return self.stages[-1]

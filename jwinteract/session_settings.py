@@ -83,6 +83,29 @@ class SessionSettings:
         """The parameter values ``step`` will run with."""
         return self.step_spec(step).resolve_params(self._params.get(step))
 
+    def step_settings(self, step: str) -> dict[str, Any]:
+        """What the user chose for ``step`` (not the defaults), as a plain copy.
+
+        ``{"params": {...}, "skip": True/False/None, "references": {...}}``;
+        ``None`` for skip means "not set" (the recipe's default applies). Give it
+        back to :meth:`restore_step_settings` to undo later changes exactly.
+        """
+        return {
+            "params": dict(self._params.get(step, {})),
+            "skip": self._skips.get(step),
+            "references": dict(self._ref_overrides.get(step, {})),
+        }
+
+    def restore_step_settings(self, step: str, settings: Mapping[str, Any]) -> None:
+        """Put back what :meth:`step_settings` returned, "not set" included."""
+        for store, value in ((self._params, settings["params"]), (self._skips, settings["skip"]),
+                             (self._ref_overrides, settings["references"])):  # fmt: skip
+            if value is None or value == {}:
+                store.pop(step, None)
+            else:
+                store[step] = dict(value) if isinstance(value, dict) else value
+        self._announce_change(step)
+
     def _announce_change(self, step: str) -> None:
         affected = []
         for stage in self.stages:

@@ -199,31 +199,15 @@ def _default_stage(session, step: str) -> str:
     return stages[0]
 
 
-# Session keeps the user's choices per step in these three dicts. Setting a
-# value back through the public `set` cannot express "not set" (e.g. a step
-# skipped by default must not become explicitly un-skipped), so the exact
-# entries are saved and put back.
-_SETTING_STORES = ("_params", "_skips", "_ref_overrides")
-
-
 @contextmanager
 def _restoring(session, step: str):
-    saved = {attr: getattr(session, attr).get(step) for attr in _SETTING_STORES}
-    saved = {k: dict(v) if isinstance(v, dict) else v for k, v in saved.items()}
+    """Put the step's settings back exactly as they were (even "not set": a step
+    skipped by default must not come back explicitly un-skipped)."""
+    saved = session.step_settings(step)
     try:
-        yield lambda: _put_back(session, step, saved)
+        yield lambda: session.restore_step_settings(step, saved)
     finally:
-        _put_back(session, step, saved)
-
-
-def _put_back(session, step: str, saved: dict) -> None:
-    for attr, value in saved.items():
-        store = getattr(session, attr)
-        if value is None:
-            store.pop(step, None)
-        else:
-            store[step] = dict(value) if isinstance(value, dict) else value
-    session._announce_change(step)  # widgets mark the affected steps again
+        session.restore_step_settings(step, saved)
 
 
 def _run_settings(session, step: str, stage: str | None, settings: Sequence[Mapping[str, Any]],
@@ -234,7 +218,7 @@ def _run_settings(session, step: str, stage: str | None, settings: Sequence[Mapp
     ``keep_own``: a sweep needs just their summary numbers.
     """
     home = _default_stage(session, step)
-    stage = home if stage is None else session._stage_name(stage)
+    stage = home if stage is None else session.stage_name(stage)
     if session.stages.index(stage) < session.stages.index(home):
         raise UnknownStepError(
             f"step {step!r} runs in stage {home!r}, after stage {stage!r}; give stage= "
@@ -288,7 +272,7 @@ def _effective(session, step: str, names: list[str], setting: Mapping[str, Any])
         elif name in params:
             row[name] = params[name]
         elif name == "skip":
-            row[name] = session._skips.get(step)  # None: the recipe's default
+            row[name] = session.step_settings(step)["skip"]  # None: the recipe's default
         else:
             row[name] = None  # an override_<reftype> not given: the usual reference
     return row
