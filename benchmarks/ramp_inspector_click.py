@@ -54,11 +54,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
-    from jwinteract.widgets.ramp_inspector import RampInspector
-
     from jwinteract import Session
     from jwinteract.references.offline import OfflineContext
     from jwinteract.simulate import simulate_exposure
+    from jwinteract.widgets.ramp_inspector import RampInspector
 
     tmp = Path(tempfile.mkdtemp(prefix="jwi-bench-click-"))
     t0 = time.perf_counter()

@@ -19,6 +19,7 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("jupyter_bokeh")
 
 from bokeh.events import RangesUpdate, Tap  # noqa: E402
+
 from jwinteract.widgets._image import BokehImage, block_reduce  # noqa: E402
 from jwinteract.widgets.image_viewer import ImageViewer  # noqa: E402
 from jwinteract.widgets.jdaviz import open_in_jdaviz  # noqa: E402

@@ -10,10 +10,10 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("jupyter_bokeh")
 
 from bokeh.events import Tap  # noqa: E402
-from jwinteract.widgets.ramp_inspector import RampInspector  # noqa: E402
 from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
 
 from jwinteract.errors import UnknownStepError  # noqa: E402
+from jwinteract.widgets.ramp_inspector import RampInspector  # noqa: E402
 
 D1 = "detector1"
 STEPS = ("dq_init", "linearity", "dark_current", "jump")

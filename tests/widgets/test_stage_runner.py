@@ -4,9 +4,9 @@ What ran is read from the Session's events, never from timings.
 """
 
 import pytest
-from jwinteract.widgets.stage_runner import StageRunner
 
 from jwinteract.events import Event, EventKind
+from jwinteract.widgets.stage_runner import StageRunner
 
 D1 = "detector1"
 TAIL = ("jump", "ramp_fit", "gain_scale")  # what a jump parameter change affects
