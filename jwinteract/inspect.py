@@ -42,6 +42,7 @@ from .events import StepState
 from .models import GROUP, PIXEL, dq_names
 
 __all__ = [
+    "flagged_pixels",
     "DEFAULT_RAMP_STEPS",
     "DisplayImage",
     "PixelRamp",
@@ -616,6 +617,26 @@ def pixel_ramp(session, y: int, x: int, *, steps: Sequence[str] = DEFAULT_RAMP_S
     PixelRamp
     """
     return RampProbe(session, steps=steps, stage=stage).ramp(y, x)
+
+
+def flagged_pixels(session, *, flag: str = "JUMP_DET", step: str = "jump",
+                   stage: str = "detector1", limit: int = 20_000) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Rows and columns of the pixels with ``flag`` in any group of ``step``'s GROUPDQ.
+
+    For an overlay that shows where to click. At most ``limit`` pixels (the
+    first in row order) are returned; none when the step has no result yet.
+    """
+    from .models import GROUP
+
+    try:
+        gdq = session.result(step, stage=stage).groupdq
+    except JwinteractError:
+        return np.empty(0, int), np.empty(0, int)
+    hit = np.zeros(gdq.shape[-2:], bool)
+    for integration in gdq:  # one integration at a time keeps the temporary small
+        hit |= np.any(integration & GROUP[flag], axis=0)
+    ys, xs = np.nonzero(hit)
+    return ys[:limit], xs[:limit]
 
 
 def pixel_summary(session, y: int, x: int, *, stage: str = "detector1") -> dict[str, Any]:

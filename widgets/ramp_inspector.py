@@ -28,7 +28,13 @@ from bokeh.plotting import figure
 
 from jwinteract.errors import JwinteractError
 from jwinteract.events import EventKind
-from jwinteract.inspect import DEFAULT_RAMP_STEPS, PixelRamp, RampProbe, image_choice
+from jwinteract.inspect import (
+    DEFAULT_RAMP_STEPS,
+    PixelRamp,
+    RampProbe,
+    flagged_pixels,
+    image_choice,
+)
 
 from ._base import SessionWidget, css, ensure_bokeh
 from ._image import bokeh_widget
@@ -111,7 +117,12 @@ class RampInspector(SessionWidget):
             [ipw.HBox([self.step_choice, self.relative]), self.ramp_view, self.readout]
         )
         self.widget = css(
-            ipw.VBox([self.image_choice, ipw.HBox([self.image_view, right])]),
+            ipw.VBox(
+                [
+                    ipw.HBox([self.image_choice, self.goto, self.goto_button, self.show_jumps]),
+                    ipw.HBox([self.image_view, right]),
+                ]
+            ),
             "jwi-ramp-inspector",
         )
 
@@ -122,6 +133,7 @@ class RampInspector(SessionWidget):
             {"image": [blank], "x": [-0.5], "y": [-0.5], "dw": [1], "dh": [1]}
         )
         self.marker_source = ColumnDataSource({"x": [], "y": []})
+        self.jump_marks = ColumnDataSource({"x": [], "y": []})
         self.color_mapper = LinearColorMapper(palette=Greys256, low=0, high=1,
                                               nan_color="rgba(214, 39, 40, 0.5)")  # fmt: skip
         fig = figure(width=470, height=440, match_aspect=True, title="",
@@ -133,6 +145,9 @@ class RampInspector(SessionWidget):
         self.image_hover = HoverTool(renderers=[renderer], tooltips=[
             ("x", "$x{0}"), ("y", "$y{0}"), ("value", "@image{0.000}")])  # fmt: skip
         fig.add_tools(TapTool(renderers=[renderer]), self.image_hover)
+        fig.scatter(
+            "x", "y", source=self.jump_marks, marker="x", size=7, color="#ff7f0e", line_width=1.5
+        )
         fig.scatter("x", "y", source=self.marker_source, marker="circle", size=16,
                     fill_alpha=0, line_color="#1f77b4", line_width=2)  # fmt: skip
         fig.add_layout(ColorBar(color_mapper=self.color_mapper, width=10), "right")
@@ -166,7 +181,9 @@ class RampInspector(SessionWidget):
         fig.add_tools(HoverTool(renderers=hovered, tooltips=[
             ("", "$name"), ("integration", "@integration"), ("group", "@group"),
             ("time", "@time{0.000} s"), ("value", "@value{0.0} DN")]))  # fmt: skip
-        fig.legend.location = "top_left"
+        # Bottom right: ramps rise from the bottom left, and an early jump sits
+        # top left in relative plots.
+        fig.legend.location = "bottom_right"
         fig.legend.click_policy = "hide"
         fig.legend.label_text_font_size = "8pt"
         self.ramp_figure = fig
@@ -185,6 +202,19 @@ class RampInspector(SessionWidget):
                                      tooltip="subtract each integration's first group, so raw "
                                      "and bias-subtracted ramps share one axis")  # fmt: skip
         self.relative.observe(lambda _: self._draw(), "value")
+        self.show_jumps = css(ipw.Checkbox(value=False, description="mark pixels with jumps",
+                                           indent=False), "jwi-show-jumps")  # fmt: skip
+        self.show_jumps.observe(lambda _: self._mark_jumps(), "value")
+        self.goto = css(ipw.Text(placeholder="y, x", description="go to",
+                                 layout=ipw.Layout(width="180px")), "jwi-goto")  # fmt: skip
+        self.goto_button = css(ipw.Button(description="show", layout=ipw.Layout(width="60px")),
+                               "jwi-goto-button")  # fmt: skip
+        self.goto_button.on_click(lambda _: self.go_to(self.goto.value))
+        # Enter in the box (continuous_update off: the value changes on Enter/blur).
+        self.goto.continuous_update = False
+        self.goto.observe(
+            lambda change: self.go_to(change["new"]) if change["new"] else None, "value"
+        )
 
     def _image_options(self, extra=None) -> None:
         options = [("rate (ramp_fit)", "rate")]
@@ -241,6 +271,29 @@ class RampInspector(SessionWidget):
             self.select(y, x)
         except IndexError:
             pass  # a tap beside the image
+
+    def go_to(self, text: str, *, zoom: int = 20) -> None:
+        """Select the pixel typed as ``"y, x"`` and zoom the image around it."""
+        try:
+            y, x = (int(float(v)) for v in str(text).replace(",", " ").split())
+        except ValueError:
+            self.readout.value = self._message(f"type a pixel as 'y, x' (got {text!r})")
+            return
+        try:
+            self.select(y, x)
+        except IndexError as exc:
+            self.readout.value = self._message(str(exc))
+            return
+        fig = self.image_figure
+        fig.x_range.start, fig.x_range.end = x - zoom, x + zoom
+        fig.y_range.start, fig.y_range.end = y - zoom, y + zoom
+
+    def _mark_jumps(self) -> None:
+        if self.show_jumps.value:
+            ys, xs = flagged_pixels(self.session, stage=self.probe.stage)
+            self.jump_marks.data = {"x": xs, "y": ys}
+        else:
+            self.jump_marks.data = {"x": [], "y": []}
 
     def select(self, y: int, x: int) -> None:
         """Show pixel (y, x) (0-based row, column): its ramps, flags, fit and readout.
@@ -309,6 +362,7 @@ class RampInspector(SessionWidget):
         """Re-read the Session's current products (image options, image, current pixel)."""
         self._image_options()
         self._show_image()
+        self._mark_jumps()
         if self.selected is not None:
             self.select(*self.selected)
 

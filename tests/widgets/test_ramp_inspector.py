@@ -215,3 +215,26 @@ def test_close_and_display(session):
     w.close()
     assert len(session.events._observers) == observers
     assert w.probe._held == {}
+
+
+def test_go_to_selects_and_zooms(inspector, small_exposure):
+    y, x = strongest_cosmic_ray(small_exposure[0].truth)[2:]
+    inspector.goto.value = f"{y}, {x}"
+    inspector.goto_button.click()
+    assert inspector.selected == (y, x)
+    fig = inspector.image_figure
+    assert fig.x_range.start < x < fig.x_range.end and fig.x_range.end - fig.x_range.start == 40
+    inspector.go_to("not a pixel")
+    assert "y, x" in inspector.readout.value and inspector.selected == (y, x)
+
+
+def test_jump_overlay_marks_the_cosmic_ray_pixels(inspector, session, small_exposure):
+    y, x = strongest_cosmic_ray(small_exposure[0].truth)[2:]
+    assert len(inspector.jump_marks.data["x"]) == 0
+    inspector.show_jumps.value = True
+    marked = set(zip(inspector.jump_marks.data["y"], inspector.jump_marks.data["x"], strict=True))
+    assert (y, x) in marked
+    flagged = np.any(session.result("jump").groupdq & 4, axis=(0, 1))
+    assert len(marked) == np.count_nonzero(flagged)
+    inspector.show_jumps.value = False
+    assert len(inspector.jump_marks.data["x"]) == 0
