@@ -175,7 +175,8 @@ class StageRunner(SessionWidget):
                         tooltip=spec.description or None)  # fmt: skip
         self.chips[ident] = css(ipw.HTML(layout={"width": "130px"}), f"jwi-chip-{step}",
                                 f"jwi-chip-{stage}-{step}")  # fmt: skip
-        self.seconds_labels[ident] = ipw.Label("", layout={"width": "80px"})
+        self.seconds_labels[ident] = css(ipw.Label("", layout={"width": "80px"}),
+                                         f"jwi-seconds-{step}", f"jwi-seconds-{stage}-{step}")  # fmt: skip
         frm = _button("from here", "step-forward", f"session.run({stage!r}, start={step!r})",
                       f"jwi-run-from-{step}", f"jwi-run-from-{stage}-{step}",
                       layout={"width": "110px"})  # fmt: skip
@@ -374,7 +375,13 @@ class StageRunner(SessionWidget):
             f'color:{fg};border-radius:9px;padding:1px 9px;font-size:85%">{state.value}</span>'
         )
         text = f"{seconds:.2f} s" if seconds is not None else note or ""
-        self.seconds_labels[ident].value = "…" if state is StepState.RUNNING else text
+        label = self.seconds_labels[ident]
+        label.value = "…" if state is StepState.RUNNING else text
+        # A stable selector for "ran" versus "came from the cache" (both are done).
+        label.remove_class("jwi-ran")
+        label.remove_class("jwi-from-cache")
+        if state is StepState.DONE:
+            label.add_class("jwi-ran" if seconds is not None else "jwi-from-cache")
 
     def _sync_controls(self, step: str) -> None:
         for name, value in self.session.params(step).items():

@@ -230,3 +230,16 @@ def test_close_unsubscribes(session_factory):
     s.set("jump", rejection_threshold=6.0)
     assert (r.chip_state(D1, "jump"), chip.value, r.progress_label.value) == before
     assert r.param_controls["jump", "rejection_threshold"].value == 4.0
+
+
+def test_seconds_labels_say_ran_or_from_cache(ran_runner):
+    r = ran_runner
+    label = r.seconds_labels[(D1, "jump")]
+    assert "jwi-ran" in label._dom_classes and "jwi-seconds-jump" in label._dom_classes
+    r.param_controls[("jump", "rejection_threshold")].value = 6.0
+    r.run_buttons[D1].click()
+    for step in TAIL:
+        assert "jwi-ran" in r.seconds_labels[(D1, step)]._dom_classes
+    for step in ("saturation", "dark_current"):
+        classes = r.seconds_labels[(D1, step)]._dom_classes
+        assert "jwi-from-cache" in classes and "jwi-ran" not in classes
