@@ -43,13 +43,6 @@ PIXEL: dict[str, int] = dict(dqflags.pixel)
 #: Group DQ flag values by name (bits 0-7).
 GROUP: dict[str, int] = dict(dqflags.group)
 
-# Arrays that a step may share between its input and output model because
-# nothing ever writes into them (they are frozen in the cache).
-_ARRAY_ATTRS = (
-    "data", "dq", "err", "groupdq", "pixeldq", "zeroframe", "var_poisson", "var_rnoise",
-    "var_flat", "refout", "average_dark_current",
-)  # fmt: skip
-
 
 def open_model(obj: Any, *, model_class: type | None = None):
     """Open ``obj`` (path, model) as a stdatamodels model with clear errors.
@@ -105,7 +98,11 @@ def open_model(obj: Any, *, model_class: type | None = None):
 
 
 def _check_fits_complete(path: Path) -> None:
-    """Raise InputError for a FITS file that is truncated or not JWST."""
+    """Raise InputError for a FITS file that is truncated or not JWST.
+
+    Cheap: every data unit is memory-mapped unscaled, which fails when the file
+    is shorter than its headers say, without reading the data.
+    """
     if path.suffix.lower() not in (".fits", ".fit"):
         return
     from astropy.io import fits
@@ -113,11 +110,13 @@ def _check_fits_complete(path: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with fits.open(path, memmap=False) as hdul:
+            with fits.open(path, memmap=True, do_not_scale_image_data=True) as hdul:
                 hdul.verify("silentfix")
                 telescop = hdul[0].header.get("TELESCOP")
                 for hdu in hdul:
-                    _ = hdu.data  # forces a read: a truncated file fails here
+                    if hdu.header.get("NAXIS", 0):
+                        _ = hdu.data  # maps (does not read) the data: fails if truncated
+                        del _
     except Exception as exc:  # noqa: BLE001
         raise InputError(
             f"{path}: the FITS file is damaged or truncated ({exc}); download or write it again"
@@ -167,11 +166,10 @@ def derive(model, cls: type | None = None, /, **arrays: Any):
     and the given arrays are carried over.
     """
     if cls is None or cls is type(model):
-        memo = {}
-        for name in _ARRAY_ATTRS:
-            if name in model._instance and name not in arrays:
-                arr = model._instance[name]
-                memo[id(arr)] = arr
+        # Share every array through the deepcopy memo, the ones about to be
+        # replaced too: copying those would cost a full-cube copy per step
+        # only to throw it away.
+        memo = {id(v): v for v in model._instance.values() if isinstance(v, np.ndarray)}
         new = model.copy(memo=memo)
     else:
         new = cls()

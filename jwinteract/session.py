@@ -280,6 +280,26 @@ class Session(SessionSettings):
             return f"does not apply to {self.instrument} {self.exp_type}"
         return None
 
+    def _prefetch_references(self, stage: str) -> None:
+        """One CRDS lookup for every reference the stage's running steps need.
+
+        Per step, each lookup re-reads the context; together they cost one.
+        The resolver memoises the answers; a failure here is left for the
+        step that needs the reference to report.
+        """
+        wanted = set()
+        for name in self.steps_of(stage):
+            spec = self.step_spec(name)
+            if spec.implemented and self._skip_reason(stage, spec) is None:
+                overridden = self._ref_overrides.get(name, {})
+                wanted |= {r for r in spec.reference_types if r not in overridden}
+        wanted -= set(self.references.overrides)
+        if wanted:
+            try:
+                self.references.resolve(self._input, sorted(wanted))
+            except ReferenceFileError:
+                pass
+
     def _plan(self, stage: str, *, strict: bool) -> list[_Planned]:
         """Steps of ``stage`` with their parameters, references and keys.
 
@@ -292,6 +312,7 @@ class Session(SessionSettings):
         else:
             prev = self._plan(self.stages[index - 1], strict=strict)
             input_key = prev[-1].key if prev else None
+        self._prefetch_references(stage)
         plan = []
         for name in self.steps_of(stage):
             spec = self.step_spec(name)

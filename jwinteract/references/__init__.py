@@ -268,10 +268,25 @@ class References:
             )
         except Exception as exc:  # noqa: BLE001
             raise ReferenceFileError(f"{info.reftype} reference {info.path}: {exc}") from exc
+        _to_native_byte_order(model)
         self._opened[info.checksum] = model
         while len(self._opened) > 12:
             self._opened.popitem(last=False)
         return model
+
+
+def _to_native_byte_order(model) -> None:
+    """Convert the big-endian arrays FITS gives to native order, once.
+
+    The model is this resolver's own opened copy, kept for the Session; a
+    big-endian array would otherwise be converted again by every numpy
+    operation of every step that uses it.
+    """
+    import numpy as np
+
+    for name, value in list(model._instance.items()):
+        if isinstance(value, np.ndarray) and not value.dtype.isnative:
+            model._instance[name] = value.astype(value.dtype.newbyteorder("="))
 
 
 def _crds_parameters(model) -> dict:

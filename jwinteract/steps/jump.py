@@ -84,7 +84,8 @@ def jump(model, refs, *, progress, **params):
     out = derive(model, groupdq=groupdq, pixeldq=pixeldq)
     # As jwst: primary cosmic rays per second per kilo-pixel, over usable groups.
     dnu = PIXEL["DO_NOT_USE"]
-    all_dnu = np.all((groupdq & dnu) != 0, axis=(2, 3)).sum()
+    # Plane by plane: no full-cube temporaries on the hot path.
+    all_dnu = sum(bool(np.all(plane & dnu)) for integration in groupdq for plane in integration)
     usable = nints * ngroups - int(all_dnu) - nints
     if usable >= 1:
         total = group_time * usable * ny * nx
