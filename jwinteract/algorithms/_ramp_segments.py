@@ -9,7 +9,8 @@ block of rows):
 * the per-pixel median rate, whose median of first differences uses a pruned sorting network;
 * segmentation of the ramps into runs of good groups, pruned as stcal does;
 * segment fits: Fixsen weights, slopes, Poisson and read-noise variances, and the terms of
-  the optional products.
+  the optional products;
+* the optional products (``save_opt``): their allocation and storage.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _SNR_EDGES = (5.0, 10.0, 20.0, 50.0, 100.0)
 _SQRT2_STCAL = 1.41421356
 # Up to this many first differences the median uses a sorting network, else np.sort.
 _NETWORK_MAX = 24
+_OPT_SEGMENT_KEYS = ("slope", "sigslope", "var_poisson", "var_rnoise", "yint", "sigyint", "weights")
 
 
 # ----------------------------------------------------------------------- chunk loading
@@ -444,3 +446,52 @@ def _opt_segment_terms(s, n, fit, d0, d1, li, power, slope_g, wsum, rn):
     out["sigyint"][li] = np.sqrt(sumxx * invden)
     out["yint"][li] = wsum / sumw0 - slope_g * (ls + m1 / sumw0)  # mean - slope * mean x
     return out
+
+
+# ---------------------------------------------------------------------- optional products
+
+
+def _allocate_opt(setup, rows, per_chunk):
+    """Allocate stcal's optional products; a DQ-only pass finds their segment/jump depth."""
+    nints, _, ny, nx = setup.data.shape
+    max_segs = max_crs = 0
+    for r0 in range(0, ny, rows):
+        for i0 in range(0, nints, per_chunk):
+            i1, r1 = min(i0 + per_chunk, nints), min(r0 + rows, ny)
+            chunk = _load_chunk(setup, i0, i1, r0, r1, with_data=False)
+            q = chunk.q
+            bad = ((q[0] & np.uint8(setup.sat)) != 0) | (chunk.cnt_dnu_sat == q.shape[0])
+            sizes = _ramp_segments(q, setup, bad).size
+            max_segs = max(max_segs, int(sizes.max(initial=0)))
+            njump = np.count_nonzero(q[1:] & np.uint8(setup.jump), axis=0)
+            max_crs = max(max_crs, int(njump.max(initial=0)))
+    opt = {k: np.zeros((nints, max_segs, ny, nx), np.float32) for k in _OPT_SEGMENT_KEYS}
+    opt["pedestal"] = np.zeros((nints, ny, nx), np.float32)
+    opt["crmag"] = np.zeros((nints, max_crs, ny, nx), np.float32)
+    return opt
+
+
+def _store_opt(opt, chunk, segs, whole, listed, slope, sat, setup, where):
+    i0, r0, r1 = where
+    nx = opt["pedestal"].shape[2]
+    npix = (r1 - r0) * nx
+
+    def index(columns):
+        integ, p = np.divmod(columns, npix)
+        row, x = np.divmod(p, nx)
+        return integ + i0, row + r0, x
+
+    names = {"var_poisson": "var_p", "var_rnoise": "var_r"}
+    clean = np.flatnonzero(segs.clean)
+    for fit, cols, order, pick in ((whole, clean, 0, clean), (listed, segs.col, segs.order, ...)):
+        if fit:
+            ii, rr, xx = index(cols)
+            for key in _OPT_SEGMENT_KEYS:
+                opt[key][ii, order, rr, xx] = fit[names.get(key, key)][pick]
+    ped = chunk.data[0] - slope * setup.ped_tmp
+    np.putmask(ped, sat | np.isnan(ped), 0.0)
+    ii, rr, xx = index(np.arange(ped.size))
+    opt["pedestal"][ii, rr, xx] = ped
+    c, _, mag = chunk.crmag  # sorted by column, then group
+    ii, rr, xx = index(c)
+    opt["crmag"][ii, _rank(c), rr, xx] = mag

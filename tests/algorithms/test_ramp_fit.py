@@ -349,3 +349,150 @@ def test_rejects_mismatched_shapes():
         our_fit({**inputs, "gain": inputs["gain"][:10]})
     with pytest.raises(ValueError, match="zeroframe must have shape"):
         our_fit(inputs, zeroframe=np.zeros((2, 64, 64), np.float32))
+
+
+# ----------------------------------------------------------------- compiled kernel (numba)
+# fit_ramps fits most pixels with a compiled kernel (jwinteract.algorithms._ramp_kernel) and
+# sends the others (and save_opt) through the vectorised numpy path. The two must agree on
+# every pixel: bit for bit in DQ, and to float32 rounding in the values (their Fixsen sums
+# are added in different orders, so a float64 ulp can flip the last float32 bit).
+COMPILED_CASES = {
+    "plain-1int-10": ({"nints": 1, "ngroups": 10}, {}),
+    "2ints-5": ({"nints": 2, "ngroups": 5}, {}),
+    "3ints-3": ({"nints": 3, "ngroups": 3}, {}),
+    "one-group": ({"nints": 2, "ngroups": 1}, {}),
+    "two-groups": ({"nints": 2, "ngroups": 2}, {}),
+    "no-suppression": ({"nints": 2, "ngroups": 10}, {"suppress_one_group": False}),
+    "readout-pattern": ({"nints": 2, "ngroups": 10}, {"timing": PATTERN, "dropframes1": 1}),
+    "first-last-group": ({"nints": 2, "ngroups": 10}, {"firstgroup": 1, "lastgroup": 7}),
+    "miri": ({"nints": 2, "ngroups": 10, "miri": True}, {"instrument": "MIRI"}),
+    "nan-persistence": ({"nints": 2, "ngroups": 10, "nan": True, "pers": True}, {}),
+    "chargeloss": ({"nints": 2, "ngroups": 10, "chargeloss": True}, {}),  # declined pixels
+    "zeroframe": ({"nints": 2, "ngroups": 10}, {"zeroframe": True, "suppress_one_group": False}),
+    "dark-current": ({"nints": 1, "ngroups": 10}, {"average_dark_current": True}),
+    "long-ramp": ({"nints": 1, "ngroups": 30, "pers": True}, {}),
+    "longer-ramp": ({"nints": 1, "ngroups": 40}, {}),  # medians sorted, not by network
+}
+
+
+def compiled_inputs(case):
+    sim_kw, options = dict(COMPILED_CASES[case][0]), dict(COMPILED_CASES[case][1])
+    miri = sim_kw.pop("miri", False)
+    inputs = simulate(len(case) + 100, sim_kw.pop("nints"), sim_kw.pop("ngroups"), **sim_kw)
+    rng = np.random.default_rng(11)
+    nints = inputs["data"].shape[0]
+    if miri:
+        inputs["groupdq"][:, 0] |= DNU
+        inputs["groupdq"][:, -1] |= DNU
+    if options.get("zeroframe"):
+        zeroframe = rng.uniform(100, 5000, (nints, 64, 64)).astype(np.float32)
+        zeroframe[rng.random(zeroframe.shape) < 0.2] = 0
+        options["zeroframe"] = zeroframe
+    if options.get("average_dark_current"):
+        options["average_dark_current"] = rng.uniform(0, 0.5, (64, 64)).astype(np.float32)
+    return inputs, options
+
+
+def assert_same_fits(ours, theirs, label=""):
+    for level, mine, ref in zip(("rate", "rateints"), ours[:2], theirs[:2], strict=True):
+        for name in PRODUCTS:
+            assert_same_arrays(getattr(mine, name), getattr(ref, name), f"{label} {level} {name}")
+
+
+def assert_identical_fits(ours, theirs):
+    for mine, ref in zip(ours[:2], theirs[:2], strict=True):
+        for name in PRODUCTS:
+            np.testing.assert_array_equal(getattr(mine, name), getattr(ref, name), err_msg=name)
+
+
+@pytest.mark.parametrize("case", COMPILED_CASES)
+def test_compiled_kernel_matches_numpy_path(monkeypatch, case):
+    pytest.importorskip("numba")
+    inputs, options = compiled_inputs(case)
+    compiled = our_fit(inputs, **options)
+    monkeypatch.setattr(ramp_fit_module, "USE_COMPILED", False)
+    reference = our_fit(inputs, **options)
+    assert_same_fits(compiled, reference, case)
+    for mine, ref in zip(compiled[:2], reference[:2], strict=True):
+        assert np.isfinite(mine.slope).mean() > 0.5  # the cases are not all bad pixels
+        close = np.isclose(mine.slope, ref.slope, rtol=0, atol=0, equal_nan=True)
+        assert close.mean() > 0.99  # and almost all are even bit-identical
+
+
+def test_compiled_kernel_takes_most_pixels(monkeypatch):
+    """Only CHARGELOSS pixels (and ZEROFRAME-substituted ones) go to the numpy path."""
+    pytest.importorskip("numba")
+    inputs, _ = compiled_inputs("chargeloss")
+    declined = []
+    original = ramp_fit_module._fit_pixels
+
+    def spy(setup, pixel, ys, xs, rate, rateints):
+        declined.append(ys.size)
+        return original(setup, pixel, ys, xs, rate, rateints)
+
+    monkeypatch.setattr(ramp_fit_module, "_fit_pixels", spy)
+    our_fit(inputs)
+    chargeloss = np.any(inputs["groupdq"] & PIXEL["CHARGELOSS"], axis=(0, 1))
+    assert sum(declined) == np.count_nonzero(chargeloss) > 0
+    declined.clear()
+    our_fit(simulate(5, 2, 10))
+    assert declined == []
+
+
+@pytest.mark.parametrize("block_samples", [5000, 3 * 64 * 64 + 1, 1 << 30])
+def test_compiled_blocks_on_threads_match_one_block(monkeypatch, block_samples):
+    """Row blocks on the thread pool give exactly the single-block, single-thread result."""
+    pytest.importorskip("numba")
+    inputs = simulate(21, 3, 10, chargeloss=True, nan=True)
+    monkeypatch.setattr(ramp_fit_module, "THREADS", 1)
+    monkeypatch.setattr(ramp_fit_module, "BLOCK_SAMPLES", 1 << 30)
+    single = our_fit(inputs)
+    monkeypatch.setattr(ramp_fit_module, "THREADS", 2)
+    monkeypatch.setattr(ramp_fit_module, "BLOCK_SAMPLES", block_samples)
+    seen = []
+    threaded = our_fit(inputs, progress=seen.append)
+    assert_identical_fits(threaded, single)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_compiled_kernel_any_layout_and_byte_order():
+    """Big-endian, float64 and non-contiguous inputs (copied per block) give the same fit."""
+    pytest.importorskip("numba")
+    inputs = simulate(8, 2, 10)
+    reference = our_fit(inputs)
+    # Each pixel twice side by side: every other column of this is the input again.
+    wide = {k: np.repeat(v, 2, axis=-1) for k, v in inputs.items()}
+    variants = {
+        "big-endian": {**inputs, "data": inputs["data"].astype(">f4")},
+        "float64": {**inputs, "data": inputs["data"].astype(np.float64)},
+        "strided": {k: v[..., ::2] for k, v in wide.items()},
+        "groupdq-int16": {**inputs, "groupdq": inputs["groupdq"].astype(np.int16)},
+    }
+    for name, variant in variants.items():
+        result = our_fit(variant)
+        for mine, ref in zip(result[:2], reference[:2], strict=True):
+            for product in PRODUCTS:
+                np.testing.assert_array_equal(
+                    getattr(mine, product), getattr(ref, product), err_msg=f"{name} {product}"
+                )
+
+
+def test_compiled_kernel_off_beyond_max_groups(monkeypatch):
+    """Ramps longer than the kernel's MAX_GROUPS fall back to the numpy path, same result."""
+    kernel = pytest.importorskip("jwinteract.algorithms._ramp_kernel")
+    inputs = simulate(9, 1, 10)
+    compiled = our_fit(inputs)
+    monkeypatch.setattr(kernel, "MAX_GROUPS", 5)
+    monkeypatch.setattr(ramp_fit_module, "_fit_block", _counting(ramp_fit_module._fit_block))
+    fallback = our_fit(inputs)
+    assert ramp_fit_module._fit_block.calls > 0
+    assert_same_fits(compiled, fallback)
+
+
+def _counting(function):
+    def wrapper(*args, **kwargs):
+        wrapper.calls += 1
+        return function(*args, **kwargs)
+
+    wrapper.calls = 0
+    return wrapper
