@@ -27,6 +27,7 @@ __all__ = [
     "GROUP",
     "open_model",
     "as_ramp",
+    "require_ramp",
     "derive",
     "freeze",
     "model_nbytes",
@@ -128,6 +129,20 @@ def _check_fits_complete(path: Path) -> None:
         )
 
 
+def require_ramp(model, what: str) -> None:
+    """Raise a clear InputError unless ``model`` holds a 4-D ramp in SCI.
+
+    ``what`` names who needs it (a step name, "Detector1").
+    """
+    data = getattr(model, "data", None)
+    if data is None or np.ndim(data) != 4:
+        shape = None if data is None else np.shape(data)
+        raise InputError(
+            f"{what} needs a 4-D ramp (nints, ngroups, ny, nx); got "
+            f"{type(model).__name__} with SCI shape {shape}"
+        )
+
+
 def as_ramp(model) -> datamodels.RampModel:
     """A RampModel view of raw data (Level1b uint16 becomes float32).
 
@@ -135,13 +150,8 @@ def as_ramp(model) -> datamodels.RampModel:
     """
     if isinstance(model, datamodels.RampModel):
         return model
-    data = getattr(model, "data", None)
-    if data is None or np.ndim(data) != 4:
-        shape = None if data is None else np.shape(data)
-        raise InputError(
-            f"{type(model).__name__}: Detector1 needs a 4-D ramp "
-            f"(nints, ngroups, ny, nx) in SCI, got shape {shape}"
-        )
+    require_ramp(model, "Detector1")
+    data = model.data
     ramp = datamodels.RampModel()
     ramp.update(model)
     ramp.data = np.asarray(data, dtype=np.float32)

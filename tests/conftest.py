@@ -52,3 +52,23 @@ def session_factory(small_exposure, crds_context, tmp_path):
     yield make
     for s in made:
         s.close()
+
+
+@pytest.fixture
+def simple_gwcs():
+    """A function making a TAN gwcs, ``scale`` arcsec per pixel, centred on an (ny, nx) array."""
+
+    def make(ny, nx, ra=150.1, dec=2.2, scale=0.031):
+        from astropy import coordinates as coord
+        from astropy.modeling import models as m
+        from gwcs import WCS
+        from gwcs import coordinate_frames as cf
+
+        transform = (m.Shift(-(nx - 1) / 2) & m.Shift(-(ny - 1) / 2)
+                     | m.Scale(scale / 3600) & m.Scale(scale / 3600)
+                     | m.Pix2Sky_TAN() | m.RotateNative2Celestial(ra, dec, 180))  # fmt: skip
+        detector = cf.Frame2D(name="detector", axes_order=(0, 1))
+        sky = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world")
+        return WCS([(detector, transform), (sky, None)])
+
+    return make

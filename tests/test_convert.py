@@ -12,21 +12,6 @@ from jwinteract.convert import dq_mask, to_nddata
 from jwinteract.models import PIXEL
 
 
-def simple_gwcs(ny, nx, ra=150.1, dec=2.2, scale=0.031):
-    """A TAN gwcs, ``scale`` arcsec per pixel, centred on the array."""
-    from astropy import coordinates as coord
-    from astropy.modeling import models as m
-    from gwcs import WCS
-    from gwcs import coordinate_frames as cf
-
-    transform = (m.Shift(-(nx - 1) / 2) & m.Shift(-(ny - 1) / 2)
-                 | m.Scale(scale / 3600) & m.Scale(scale / 3600)
-                 | m.Pix2Sky_TAN() | m.RotateNative2Celestial(ra, dec, 180))  # fmt: skip
-    detector = cf.Frame2D(name="detector", axes_order=(0, 1))
-    sky = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world")
-    return WCS([(detector, transform), (sky, None)])
-
-
 def rate_like(ny=20, nx=30, seed=1):
     rng = np.random.default_rng(seed)
     model = ImageModel(rng.normal(5, 1, (ny, nx)).astype(np.float32))
@@ -68,7 +53,7 @@ def test_mask_is_the_do_not_use_bit_only_by_default():
         to_nddata(rate_like(), mask_flags=["JUMP"])
 
 
-def test_gwcs_is_passed_through():
+def test_gwcs_is_passed_through(simple_gwcs):
     model = rate_like()
     model.meta.wcs = simple_gwcs(20, 30)
     nd = to_nddata(model)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..models import require_ramp as _require_ramp
 from ..references.subarray import cut_to_science
 
 __all__ = ["ref_array", "require_ramp", "exposure_number"]
@@ -18,13 +19,7 @@ def ref_array(refs: dict, reftype: str, model, attr: str = "data") -> np.ndarray
 
 def require_ramp(model, step: str) -> None:
     """Raise a clear error unless ``model`` holds a 4-D ramp."""
-    data = getattr(model, "data", None)
-    if data is None or np.ndim(data) != 4:
-        shape = None if data is None else np.shape(data)
-        raise InputError(
-            f"step {step!r} needs a 4-D ramp (nints, ngroups, ny, nx); got "
-            f"{type(model).__name__} with SCI shape {shape}"
-        )
+    _require_ramp(model, f"step {step!r}")
 
 
 def exposure_number(model, name: str, default=None):

@@ -14,24 +14,6 @@ PIXEL = dict(dqflags.pixel)
 GROUP = dict(dqflags.group)
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    """Run jwst steps with override references and no CRDS access at all."""
-    import stpipe.crds_client
-
-    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")  # "1" is not a true value
-    monkeypatch.setenv("CRDS_MODE", "local")
-    monkeypatch.setattr(stpipe.crds_client, "get_context_used", lambda obs: "jwst_0000.pmap")
-
-
-def _subarray(model, ny, nx):
-    model.meta.instrument.name = "NIRCAM"
-    model.meta.instrument.detector = "NRCA1"
-    model.meta.exposure.type = "NRC_IMAGE"
-    model.meta.subarray.xstart, model.meta.subarray.ystart = 1, 1
-    model.meta.subarray.xsize, model.meta.subarray.ysize = nx, ny
-
-
 def _inputs(seed=0, shape=(2, 3, 10, 8)):
     rng = np.random.default_rng(seed)
     flags = np.array([0, 0, 0, PIXEL["DO_NOT_USE"] | PIXEL["DEAD"], PIXEL["HOT"],
@@ -48,16 +30,16 @@ def _inputs(seed=0, shape=(2, 3, 10, 8)):
 
 
 @pytest.mark.parametrize("with_user_dq", [False, True])
-def test_matches_jwst_step(offline, tmp_path, with_user_dq):
+def test_matches_jwst_step(offline, tmp_path, with_user_dq, nircam_subarray):
     from jwst.dq_init import DQInitStep
 
     mask, pdq, gdq, user = _inputs()
     model = datamodels.RampModel(
         data=np.zeros(gdq.shape, np.float32), pixeldq=pdq.copy(), groupdq=gdq.copy()
     )
-    _subarray(model, *gdq.shape[-2:])
+    nircam_subarray(model, *gdq.shape[-2:])
     ref = datamodels.MaskModel(dq=mask.copy())
-    _subarray(ref, *gdq.shape[-2:])
+    nircam_subarray(ref, *gdq.shape[-2:])
     kw = {}
     if with_user_dq:
         path = tmp_path / "user_dq.fits"

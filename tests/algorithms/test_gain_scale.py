@@ -13,16 +13,6 @@ from jwinteract.algorithms.gain_scale import gain_scale
 GAIN_FACTOR = 1.3
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    """Run jwst steps with no CRDS access (GAINFACT set, so no reference)."""
-    import stpipe.crds_client
-
-    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")  # "1" is not a true value
-    monkeypatch.setenv("CRDS_MODE", "local")
-    monkeypatch.setattr(stpipe.crds_client, "get_context_used", lambda obs: "jwst_0000.pmap")
-
-
 def _arrays(shape, seed=0):
     rng = np.random.default_rng(seed)
     data = rng.normal(3.0, 2.0, shape).astype(np.float32)

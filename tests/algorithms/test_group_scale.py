@@ -10,16 +10,6 @@ from jwinteract.algorithms import group_scale as group_scale_module
 from jwinteract.algorithms.group_scale import group_scale, group_scale_needed
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    """Run jwst steps with no CRDS access (group_scale has no reference)."""
-    import stpipe.crds_client
-
-    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")  # "1" is not a true value
-    monkeypatch.setenv("CRDS_MODE", "local")
-    monkeypatch.setattr(stpipe.crds_client, "get_context_used", lambda obs: "jwst_0000.pmap")
-
-
 def _data(seed=0, shape=(2, 3, 11, 7)):
     data = np.random.default_rng(seed).uniform(0, 6e4, shape).astype(np.float32)
     data[0, 0, 0, 0] = np.nan

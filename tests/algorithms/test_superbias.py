@@ -12,25 +12,6 @@ from jwinteract.algorithms.superbias import subtract_superbias
 HOT, JUMP = 2048, 4
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    """Run jwst steps with override references and no CRDS access at all."""
-    import stpipe.crds_client
-
-    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")  # "1" is not a true value
-    monkeypatch.setenv("CRDS_MODE", "local")
-    # finalize_result records the CRDS context, which needs a CRDS cache.
-    monkeypatch.setattr(stpipe.crds_client, "get_context_used", lambda obs: "jwst_0000.pmap")
-
-
-def _subarray(model, ny, nx):
-    model.meta.instrument.name = "NIRCAM"
-    model.meta.instrument.detector = "NRCA1"
-    model.meta.exposure.type = "NRC_IMAGE"
-    model.meta.subarray.xstart, model.meta.subarray.ystart = 1, 1
-    model.meta.subarray.xsize, model.meta.subarray.ysize = nx, ny
-
-
 def _inputs(seed=0, nints=2, ngroups=3, ny=16, nx=12):
     rng = np.random.default_rng(seed)
     data = rng.normal(1.2e4, 300, (nints, ngroups, ny, nx)).astype(np.float32)
@@ -48,16 +29,16 @@ def _inputs(seed=0, nints=2, ngroups=3, ny=16, nx=12):
 
 
 @pytest.mark.parametrize("row_block", [256, 5])
-def test_matches_jwst_step(offline, monkeypatch, row_block):
+def test_matches_jwst_step(offline, monkeypatch, row_block, nircam_subarray):
     from jwst.superbias import SuperBiasStep
 
     monkeypatch.setattr(superbias, "ROW_BLOCK", row_block)
     data, pdq, bias, bias_dq, zf = _inputs()
     model = datamodels.RampModel(data=data.copy(), pixeldq=pdq.copy(), zeroframe=zf.copy())
     model.meta.exposure.zero_frame = True
-    _subarray(model, *data.shape[-2:])
+    nircam_subarray(model, *data.shape[-2:])
     ref = datamodels.SuperBiasModel(data=bias.copy(), dq=bias_dq.copy())
-    _subarray(ref, *data.shape[-2:])
+    nircam_subarray(ref, *data.shape[-2:])
     result = SuperBiasStep.call(model, override_superbias=ref)
     assert result.meta.cal_step.superbias == "COMPLETE"
 

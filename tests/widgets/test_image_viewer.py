@@ -25,21 +25,7 @@ from jwinteract.widgets.image_viewer import ImageViewer  # noqa: E402
 from jwinteract.widgets.jdaviz import open_in_jdaviz  # noqa: E402
 
 
-def simple_gwcs(ny, nx, ra=150.1, dec=2.2, scale=0.031):
-    from astropy import coordinates as coord
-    from astropy.modeling import models as m
-    from gwcs import WCS
-    from gwcs import coordinate_frames as cf
-
-    transform = (m.Shift(-(nx - 1) / 2) & m.Shift(-(ny - 1) / 2)
-                 | m.Scale(scale / 3600) & m.Scale(scale / 3600)
-                 | m.Pix2Sky_TAN() | m.RotateNative2Celestial(ra, dec, 180))  # fmt: skip
-    detector = cf.Frame2D(name="detector", axes_order=(0, 1))
-    sky = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world")
-    return WCS([(detector, transform), (sky, None)])
-
-
-def image_model(ny=60, nx=80, wcs=False):
+def image_model(ny=60, nx=80, wcs=None):
     data = np.add.outer(np.arange(ny), np.arange(nx)).astype(np.float32)  # value = x + y
     model = ImageModel(data)
     model.err = np.ones((ny, nx), np.float32)
@@ -47,8 +33,8 @@ def image_model(ny=60, nx=80, wcs=False):
     model.dq[5, 7] = PIXEL["JUMP_DET"] | PIXEL["SATURATED"]
     model.dq[10, 20:23] = PIXEL["DO_NOT_USE"]
     model.meta.bunit_data = "MJy/sr"
-    if wcs:
-        model.meta.wcs = simple_gwcs(ny, nx)
+    if wcs is not None:
+        model.meta.wcs = wcs(ny, nx)
     return model
 
 
@@ -136,8 +122,8 @@ def test_dq_overlay_shows_the_chosen_flags(viewer):
     assert not im.overlay.visible
 
 
-def test_a_model_with_a_wcs_reads_out_sky_coordinates_and_dq_names():
-    model = image_model(wcs=True)
+def test_a_model_with_a_wcs_reads_out_sky_coordinates_and_dq_names(simple_gwcs):
+    model = image_model(wcs=simple_gwcs)
     v = ImageViewer(model, dq_flags=["SATURATED"])
     assert v.model is model and v.image.overlay.visible
     names = [t[0] for t in v.image.hover.tooltips]
@@ -152,8 +138,8 @@ def test_a_model_with_a_wcs_reads_out_sky_coordinates_and_dq_names():
     assert f"RA {ra:.6f}" in v.readout.value and "value 12 MJy/sr" in v.readout.value
 
 
-def test_catalog_overlay_from_pixel_or_sky_columns():
-    model = image_model(wcs=True)
+def test_catalog_overlay_from_pixel_or_sky_columns(simple_gwcs):
+    model = image_model(wcs=simple_gwcs)
     v = ImageViewer(model)
     v.show_catalog(Table({"xcentroid": [3.0, 40.0], "ycentroid": [4.0, 50.0], "label": [1, 2]}),
                    radius=3)  # fmt: skip
@@ -244,14 +230,14 @@ def test_open_in_jdaviz_without_jdaviz_names_the_extra(monkeypatch):
         open_in_jdaviz(image_model())
 
 
-def test_open_in_jdaviz_loads_the_converted_product(monkeypatch):
+def test_open_in_jdaviz_loads_the_converted_product(monkeypatch, simple_gwcs):
     calls = []
     fake = types.ModuleType("jdaviz")
     fake.load = lambda data, **kw: calls.append(("load", data, kw))
     fake.show = lambda: calls.append(("show",))
     fake.gca = lambda: "app"
     monkeypatch.setitem(sys.modules, "jdaviz", fake)
-    model = image_model(wcs=True)
+    model = image_model(wcs=simple_gwcs)
     assert open_in_jdaviz(model, label="mine") == "app"
     (_, nd, kw), show = calls
     assert isinstance(nd, NDData) and nd.data is model.data and nd.wcs is model.meta.wcs
