@@ -213,19 +213,24 @@ def child_jwi_disk(a) -> None:
     seconds = time.perf_counter() - t0
     peak_full = _maxrss_gb()
     first = _copy(counts)
-    for v in counts.values():
-        v.clear()  # lists and the step_seconds dict
-    t0 = time.perf_counter()
-    s.set("jump", rejection_threshold=RERUN_THRESHOLD)
-    s.run("detector1")
-    s.result("gain_scale")
-    rerun = time.perf_counter() - t0
+    rerun = _timed_rerun(s, counts)
     s.close()
     _child_result({"seconds": seconds, "rerun_seconds": rerun, "rss_after_imports_gb": rss0,
                    "self_peak_full_gb": peak_full, "self_peak_gb": _maxrss_gb(),
                    "full_events": first, "rerun_events": _copy(counts),
                    "disk_bytes": sum(p.stat().st_size for p in Path(a.cache).rglob("*")
                                      if p.is_file())})  # fmt: skip
+
+
+def _timed_rerun(s, counts) -> float:
+    """Clear the event counters, change the jump threshold, re-run: seconds taken."""
+    for v in counts.values():
+        v.clear()  # lists and the step_seconds dict
+    t0 = time.perf_counter()
+    s.set("jump", rejection_threshold=RERUN_THRESHOLD)
+    s.run("detector1")
+    s.result("gain_scale")
+    return time.perf_counter() - t0
 
 
 def child_jwi_reread(a) -> None:
@@ -242,13 +247,7 @@ def child_jwi_reread(a) -> None:
     s.result("gain_scale")
     seconds = time.perf_counter() - t0
     first = _copy(counts)
-    for v in counts.values():
-        v.clear()  # lists and the step_seconds dict
-    t0 = time.perf_counter()
-    s.set("jump", rejection_threshold=RERUN_THRESHOLD)
-    s.run("detector1")
-    s.result("gain_scale")
-    rerun = time.perf_counter() - t0
+    rerun = _timed_rerun(s, counts)
     s.close()
     _child_result({"seconds": seconds, "session_open_s": t_open, "rerun_seconds": rerun,
                    "rss_after_imports_gb": rss0, "self_peak_gb": _maxrss_gb(), "events": first,
