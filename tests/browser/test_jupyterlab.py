@@ -121,6 +121,14 @@ class Lab:
             TMPDIR=str(self.folder / "tmp"),  # the notebook's tempfile.mkdtemp()
             JUPYTER_PLATFORM_DIRS="0",
         )
+        # ipywidgets imported at kernel start, so the page's widget manager restores
+        # state through ipywidgets' control comm, which the test can see opened
+        # (_widgets_ready) before it clicks Run All. Without that wait, cells that
+        # create widgets while the manager is still asking the kernel for its comms
+        # race it ("Error: widget model not found", jupyter-widgets/ipywidgets#3549).
+        startup = self.folder / "ipython" / "profile_default" / "startup"
+        startup.mkdir(parents=True)
+        (startup / "00-ipywidgets.py").write_text("import ipywidgets  # noqa: F401\n")
         # No "Would you like to get notified about official Jupyter news?" toast.
         labconfig = self.folder / "config" / "labconfig"
         labconfig.mkdir()
@@ -261,6 +269,8 @@ _IMAGE_MAPPING = (
     "[inspector.image_figure.x_range.start, inspector.image_figure.x_range.end, "
     "inspector.image_figure.y_range.start, inspector.image_figure.y_range.end]"
 )
+# The page's widget manager has opened ipywidgets' control comm and so has its state.
+_WIDGETS_READY = "__import__('ipywidgets').Widget._control_comm is not None"
 # The groups the ramp plot marks as JUMP_DET, from its bokeh data source.
 _JUMP_GROUPS = "[int(g) for g in inspector.ramp_sources['JUMP_DET'].data['group']]"
 
@@ -290,6 +300,8 @@ def test_tutorial_in_jupyterlab(lab: Lab, browser, artifacts: Path) -> None:
         seen = kernel.eval(f"{{k: __import__('os').environ.get(k) for k in {isolated!r}}}")
         assert seen == {k: lab.env.get(k) for k in isolated}
         n_code = sum(c["cell_type"] == "code" for c in _notebook_cells(lab))
+        _wait(lambda: kernel.eval(_WIDGETS_READY), KERNEL_TIMEOUT,
+              "the page's widget manager to connect to the kernel")  # fmt: skip
 
         # ---- Run → Run All Cells, as a person does; done when the kernel has run them all
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
