@@ -48,9 +48,22 @@ def test_overrides_win_and_change_the_key(small_exposure, crds_context, tmp_path
     p = same._plan("detector1", strict=True)[7]
     assert p.name == "dark_current" and p.refs["dark"].source == "override"
     assert p.refs["dark"].name == dark_path.name
-    # The same bytes: the same checksum, so the same key (overriding with an
-    # identical file is a cache hit).
-    assert p.key == key_before
+    # A CRDS file is known by its name (CRDS never reuses one); an override by its
+    # bytes: a copy elsewhere gives the same key, a changed file another one.
+    assert (
+        s._plan("detector1", strict=True)[7]
+        .refs["dark"]
+        .checksum.startswith(f"crds:{dark_path.name}:")
+    )
+    assert p.key != key_before
+    copy = tmp_path / "my_dark.fits"
+    copy.write_bytes(dark_path.read_bytes())
+    again = Session(uncal, crds=crds_context, cache_dir=None, references={"dark": copy})
+    assert again._plan("detector1", strict=True)[7].key == p.key
+    changed = tmp_path / "changed_dark.fits"
+    changed.write_bytes(dark_path.read_bytes()[:-1] + b"\x01")
+    other = Session(uncal, crds=crds_context, cache_dir=None, references={"dark": changed})
+    assert other._plan("detector1", strict=True)[7].key != p.key
     na = Session(
         uncal, crds=crds_context, cache_dir=None, steps={"dark_current": {"override_dark": "N/A"}}
     )

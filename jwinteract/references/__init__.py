@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import threading
 import warnings
@@ -24,10 +25,20 @@ from typing import Any
 
 from ..errors import ReferenceFileError
 from ..models import model_fingerprint, open_model
+from .fast_open import open_reference
 
-__all__ = ["RefInfo", "References", "file_checksum", "crds_mode_from_env", "reference_model_class"]
+__all__ = [
+    "RefInfo",
+    "References",
+    "file_checksum",
+    "crds_identity",
+    "crds_mode_from_env",
+    "reference_model_class",
+]
 
 _NA = "N/A"
+
+log = logging.getLogger(__name__)
 
 # The model class jwst opens each reference type with (real files often lack
 # DATAMODL, and a generic model would have none of the arrays a step needs).
@@ -90,6 +101,19 @@ def file_checksum(path: str | os.PathLike) -> str:
                 h.update(chunk)
         _checksums[memo_key] = h.hexdigest()
     return _checksums[memo_key]
+
+
+def crds_identity(path: str | os.PathLike) -> str:
+    """Cache-key identity of a file CRDS delivered: its name and size.
+
+    CRDS never gives two different files the same name (a changed reference
+    gets a new name and a new context; jwinteract's offline context names
+    files by content), so hashing the bytes — ≈ 1 s for a full-frame
+    Detector1's ≈ 400 MB of references — would add nothing. Files given as
+    overrides are hashed (:func:`file_checksum`): their names mean nothing.
+    """
+    p = Path(path)
+    return f"crds:{p.name}:{p.stat().st_size}"
 
 
 def crds_mode_from_env() -> str:
@@ -243,7 +267,7 @@ class References:
                 raise ReferenceFileError(f"CRDS found no {reftype} reference: {value}")
             path = Path(value)
             out[reftype] = RefInfo(
-                reftype, f"crds://{path.name}", file_checksum(path), path=path, source=self.mode
+                reftype, f"crds://{path.name}", crds_identity(path), path=path, source=self.mode
             )
         return out
 
@@ -262,13 +286,20 @@ class References:
         if info.checksum in self._opened:
             self._opened.move_to_end(info.checksum)
             return self._opened[info.checksum]
-        try:
-            model = open_model(
-                info.path, model_class=reference_model_class(info.reftype, instrument)
-            )
-        except Exception as exc:  # noqa: BLE001
-            raise ReferenceFileError(f"{info.reftype} reference {info.path}: {exc}") from exc
-        _to_native_byte_order(model)
+        model_class = reference_model_class(info.reftype, instrument)
+        model = None
+        if model_class is not None and info.path.suffix.lower() == ".fits":
+            try:
+                model = open_reference(info.path, model_class)
+            except Exception as exc:  # noqa: BLE001 - the full open below decides
+                log.debug("fast open of %s failed (%s); opening it with stdatamodels",
+                          info.path, exc)  # fmt: skip
+        if model is None:
+            try:
+                model = open_model(info.path, model_class=model_class)
+            except Exception as exc:  # noqa: BLE001
+                raise ReferenceFileError(f"{info.reftype} reference {info.path}: {exc}") from exc
+            _to_native_byte_order(model)
         self._opened[info.checksum] = model
         while len(self._opened) > 12:
             self._opened.popitem(last=False)
