@@ -33,19 +33,8 @@ def dark_current(model, refs, *, progress, dark_output, average_dark_current: fl
     require_ramp(model, "dark_current")
     dark_model = refs["dark"]
     exp = model.meta.exposure
-    current = model.average_dark_current if model.hasattr("average_dark_current") else None
-    avg = _average_dark_current(
-        model.pixeldq.shape, user_value=average_dark_current,
-        dark_average=dark_model.average_dark_current if dark_model.hasattr("average_dark_current") else None,
-        dark_scalar=dark_model.meta.exposure.average_dark_current, current=current,
-    )  # fmt: skip
-    result = subtract_dark(
-        model.data, model.pixeldq,
-        dark=ref_array(refs, "dark", model), dark_dq=ref_array(refs, "dark", model, "dq"),
-        nframes=exp.nframes, groupgap=exp.groupgap or 0,
-        dark_nframes=dark_model.meta.exposure.nframes, dark_groupgap=dark_model.meta.exposure.groupgap or 0,
-        integration_start=exp.integration_start,
-    )  # fmt: skip
+    avg = average_current(model, refs, average_dark_current=average_dark_current)
+    result = subtract_dark(model.data, model.pixeldq, **arguments(model, refs))
     arrays = {} if avg is None else {"average_dark_current": avg}
     if result.skipped:
         return Skipped(
@@ -54,6 +43,30 @@ def dark_current(model, refs, *, progress, dark_output, average_dark_current: fl
     if dark_output:
         _save_dark(result.dark, dark_model, dark_output, exp)
     return derive(model, data=result.data, pixeldq=result.pixeldq, **arrays)
+
+
+def average_current(model, refs, *, average_dark_current):
+    """The AVERAGE_DARK_CURRENT array the step attaches (None: none)."""
+    dark_model = refs["dark"]
+    current = model.average_dark_current if model.hasattr("average_dark_current") else None
+    return _average_dark_current(
+        model.pixeldq.shape, user_value=average_dark_current,
+        dark_average=dark_model.average_dark_current if dark_model.hasattr("average_dark_current") else None,
+        dark_scalar=dark_model.meta.exposure.average_dark_current, current=current,
+    )  # fmt: skip
+
+
+def arguments(model, refs) -> dict:
+    """The keyword arguments of :func:`~jwinteract.algorithms.dark_current.subtract_dark`
+    besides the science arrays (also used by the fused Detector1 pass)."""
+    dark_model = refs["dark"]
+    exp = model.meta.exposure
+    return dict(
+        dark=ref_array(refs, "dark", model), dark_dq=ref_array(refs, "dark", model, "dq"),
+        nframes=exp.nframes, groupgap=exp.groupgap or 0,
+        dark_nframes=dark_model.meta.exposure.nframes, dark_groupgap=dark_model.meta.exposure.groupgap or 0,
+        integration_start=exp.integration_start,
+    )  # fmt: skip
 
 
 def _save_dark(averaged, dark_model, path: str, exp) -> None:

@@ -13,6 +13,18 @@ from .base import step
       jwst_class="jwst.linearity.LinearityStep", description="correct the ramp for non-linearity")  # fmt: skip
 def linearity(model, refs, *, progress):
     require_ramp(model, "linearity")
+    data, pixeldq, zframe = linearity_correct(
+        model.data, model.groupdq, model.pixeldq, **arguments(model, refs)
+    )
+    arrays = {"data": data, "pixeldq": pixeldq}
+    if zframe is not None:
+        arrays["zeroframe"] = zframe
+    return derive(model, **arrays)
+
+
+def arguments(model, refs) -> dict:
+    """The keyword arguments of :func:`~jwinteract.algorithms.linearity.linearity_correct`
+    besides the science arrays (also used by the fused Detector1 pass)."""
     lin = refs["linearity"]
     exp = model.meta.exposure
     inv = ref_array(refs, "linearity", model, "inv_coeffs") if lin.hasattr("inv_coeffs") else None
@@ -25,12 +37,6 @@ def linearity(model, refs, *, progress):
     else:
         inv = None
     zframe = model.zeroframe if exp.zero_frame else None
-    data, pixeldq, zframe = linearity_correct(
-        model.data, model.groupdq, model.pixeldq, coeffs=ref_array(refs, "linearity", model, "coeffs"),
-        lin_dq=ref_array(refs, "linearity", model, "dq"), dqflags=PIXEL, zeroframe=zframe,
-        inv_coeffs=inv, read_pattern=read_pattern,
-    )  # fmt: skip
-    arrays = {"data": data, "pixeldq": pixeldq}
-    if zframe is not None:
-        arrays["zeroframe"] = zframe
-    return derive(model, **arrays)
+    return dict(coeffs=ref_array(refs, "linearity", model, "coeffs"),
+                lin_dq=ref_array(refs, "linearity", model, "dq"), dqflags=PIXEL,
+                zeroframe=zframe, inv_coeffs=inv, read_pattern=read_pattern)  # fmt: skip

@@ -27,6 +27,17 @@ ATOD_LIMIT = 65535.0
       description="flag groups above the saturation threshold")  # fmt: skip
 def saturation(model, refs, *, progress, n_pix_grow_sat, use_readpatt):
     require_ramp(model, "saturation")
+    kwargs = arguments(model, refs, n_pix_grow_sat=n_pix_grow_sat, use_readpatt=use_readpatt)
+    groupdq, pixeldq, zframe = flag_saturation(model.data, model.groupdq, model.pixeldq, **kwargs)
+    arrays = {"groupdq": groupdq, "pixeldq": pixeldq}
+    if zframe is not None:
+        arrays["zeroframe"] = zframe
+    return derive(model, **arrays)
+
+
+def arguments(model, refs, *, n_pix_grow_sat, use_readpatt) -> dict:
+    """The keyword arguments of :func:`~jwinteract.algorithms.saturation.flag_saturation`
+    besides the science arrays (also used by the fused Detector1 pass)."""
     if (model.meta.exposure.readpatt or "").upper().startswith("NRSIRS2"):
         raise InputError(
             "saturation: NIRSpec IRS2 readouts are not supported yet (Detector1 for all instruments is a later issue)"
@@ -39,12 +50,6 @@ def saturation(model, refs, *, progress, n_pix_grow_sat, use_readpatt):
     exp = model.meta.exposure
     read_pattern = jwst_read_pattern(exp.ngroups, exp.nframes) if use_readpatt else None
     zframe = model.zeroframe if exp.zero_frame else None
-    groupdq, pixeldq, zframe = flag_saturation(
-        model.data, model.groupdq, model.pixeldq, sat_thresh=sat_thresh, sat_dq=sat_dq,
-        dqflags=PIXEL, n_pix_grow_sat=n_pix_grow_sat, zeroframe=zframe,
-        read_pattern=read_pattern, bias=bias, atod_limit=ATOD_LIMIT,
-    )  # fmt: skip
-    arrays = {"groupdq": groupdq, "pixeldq": pixeldq}
-    if zframe is not None:
-        arrays["zeroframe"] = zframe
-    return derive(model, **arrays)
+    return dict(sat_thresh=sat_thresh, sat_dq=sat_dq, dqflags=PIXEL,
+                n_pix_grow_sat=n_pix_grow_sat, zeroframe=zframe, read_pattern=read_pattern,
+                bias=bias, atod_limit=ATOD_LIMIT)  # fmt: skip

@@ -12,12 +12,16 @@ from .base import step
       jwst_class="jwst.superbias.SuperBiasStep", description="subtract the superbias frame")  # fmt: skip
 def superbias(model, refs, *, progress):
     require_ramp(model, "superbias")
-    zframe = model.zeroframe if model.meta.exposure.zero_frame else None
-    data, pixeldq, zframe = subtract_superbias(
-        model.data, model.pixeldq, superbias=ref_array(refs, "superbias", model),
-        bias_dq=ref_array(refs, "superbias", model, "dq"), zeroframe=zframe,
-    )  # fmt: skip
+    data, pixeldq, zframe = subtract_superbias(model.data, model.pixeldq, **arguments(model, refs))
     arrays = {"data": data, "pixeldq": pixeldq}
     if zframe is not None:
         arrays["zeroframe"] = zframe
     return derive(model, **arrays)
+
+
+def arguments(model, refs) -> dict:
+    """The keyword arguments of :func:`~jwinteract.algorithms.superbias.subtract_superbias`
+    besides the science arrays (also used by the fused Detector1 pass)."""
+    zframe = model.zeroframe if model.meta.exposure.zero_frame else None
+    return dict(superbias=ref_array(refs, "superbias", model),
+                bias_dq=ref_array(refs, "superbias", model, "dq"), zeroframe=zframe)  # fmt: skip
